@@ -1,0 +1,127 @@
+/**
+ * `npm run stack -- up | down [--purge] | status | env`: the local CDC stack (Kafka KRaft broker,
+ * Kafka Connect with Debezium, the local PostgreSQL and MariaDB prepared as "production").
+ */
+import { rm } from "node:fs/promises";
+import {
+  connectorStates,
+  connectorVars,
+  loadConnectors,
+  registerConnector,
+  startConnect,
+  waitForHeartbeat,
+  writeConnectConfig,
+} from "./connect.ts";
+import { prepareMariaDb, preparePostgres } from "./databases.ts";
+import { ensureJars } from "./jars.ts";
+import { formatStorage, startKafka, writeKafkaConfig } from "./kafka.ts";
+import { dirs, ports, stackEnv, topicPrefixes } from "./layout.ts";
+import { type Component, runningPid, stop } from "./processes.ts";
+import { StackError } from "./wait.ts";
+
+const log = (line: string) => process.stderr.write(`stack: ${line}\n`);
+
+async function timed<T>(label: string, step: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const result = await step();
+  log(
+    `${label}: ${result === undefined ? "done" : String(result)} (${((performance.now() - start) / 1000).toFixed(1)}s)`,
+  );
+  return result;
+}
+
+async function up(): Promise<void> {
+  const start = performance.now();
+  await timed("jars", () => ensureJars(log));
+  await writeKafkaConfig();
+  const kafkaIsNew = (await runningPid("kafka")) === undefined && formatStorage();
+  await timed("databases", () =>
+    Promise.all([preparePostgres({ kafkaIsNew, log }), prepareMariaDb({ log })]).then(() => "prepared"),
+  );
+  await timed("kafka", startKafka);
+  await writeConnectConfig();
+  const env = stackEnv();
+  const connectors = await loadConnectors(
+    connectorVars(env, {
+      postgres: { host: "127.0.0.1", port: ports.postgres },
+      mariadb: { host: "127.0.0.1", port: ports.mariadb },
+      brokers: env.SHADOWDB_KAFKA_BROKERS,
+    }),
+  );
+  await timed("connect", () => startConnect(connectors.map((c) => c.config["connector.class"] ?? "")));
+  for (const spec of connectors) {
+    await timed(`connector ${spec.name}`, () => registerConnector(spec).then(() => "RUNNING"));
+  }
+  for (const prefix of Object.values(topicPrefixes)) {
+    await timed(`heartbeat ${prefix}`, () => waitForHeartbeat(prefix).then(() => "seen"));
+  }
+  log(`up in ${((performance.now() - start) / 1000).toFixed(1)}s`);
+}
+
+async function down(purge: boolean): Promise<void> {
+  // Reverse order of start: Connect first so connectors commit their offsets while Kafka still runs.
+  for (const name of ["connect", "kafka"] as Component[]) {
+    log(`${name}: ${(await stop(name)) ? "stopped" : "not running"}`);
+  }
+  if (purge) {
+    await rm(dirs.kafkaData, { recursive: true, force: true });
+    await rm(dirs.logs, { recursive: true, force: true });
+    log("purged Kafka data and logs (the next up re-snapshots prod)");
+  }
+}
+
+async function status(): Promise<boolean> {
+  let allUp = true;
+  for (const name of ["kafka", "connect"] as Component[]) {
+    const pid = await runningPid(name);
+    allUp &&= pid !== undefined;
+    console.log(`${name.padEnd(8)} ${pid === undefined ? "stopped" : `running (pid ${pid})`}`);
+  }
+  if ((await runningPid("connect")) !== undefined) {
+    const states = await connectorStates().catch((e: Error) => ({ "(rest)": e.message }));
+    for (const [name, state] of Object.entries(states)) {
+      allUp &&= !state.includes("FAILED");
+      console.log(`connector ${name}: ${state}`);
+    }
+  }
+  return allUp;
+}
+
+function printEnv(): void {
+  for (const [name, value] of Object.entries(stackEnv())) console.log(`export ${name}='${value}'`);
+}
+
+const usage = "usage: npm run stack -- up | down [--purge] | status | env";
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "up":
+      await up();
+      return 0;
+    case "down":
+      await down(rest.includes("--purge"));
+      return 0;
+    case "status":
+      return (await status()) ? 0 : 1;
+    case "env":
+      printEnv();
+      return 0;
+    default:
+      console.error(usage);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof StackError) {
+      log(`error: ${error.message}`);
+      if (error.logExcerpt) process.stderr.write(`${error.logExcerpt}\n`);
+    } else {
+      log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    process.exit(1);
+  },
+);
