@@ -1,0 +1,53 @@
+/**
+ * The one catalogue of shadowdb's error codes. Every error that leaves a module is a
+ * ShadowdbError with a code from this list; `retriable` tells the runner whether waiting and
+ * trying again can help, or whether the record must be set aside (dead letter) or the run stopped.
+ * Database errors are classified by SQLSTATE / errno where they enter, never by message text.
+ */
+export const errorCodes = {
+  // Decoding a Kafka record (src/decode): never retriable, the bytes will not change.
+  DECODE_MALFORMED_JSON: { retriable: false, summary: "the key or value is not valid JSON" },
+  DECODE_BAD_ENVELOPE: {
+    retriable: false,
+    summary: "the message is not a Debezium envelope or control message",
+  },
+  DECODE_SCHEMA_MISMATCH: { retriable: false, summary: "the payload does not match its Connect schema" },
+  DECODE_BAD_SCHEMA: { retriable: false, summary: "the Connect schema itself is malformed" },
+  DECODE_UNKNOWN_LOGICAL_TYPE: {
+    retriable: false,
+    summary: "a field has a logical type shadowdb does not know",
+  },
+  DECODE_BAD_VALUE: { retriable: false, summary: "a value cannot be decoded as its logical type" },
+  DECODE_UNKNOWN_OP: { retriable: false, summary: "the envelope's op is not one of c, u, d, r, t, m" },
+  DECODE_MISSING_ROW: {
+    retriable: false,
+    summary: "a create, read or update without `after`, or a delete without key or `before`",
+  },
+  DECODE_OVERSIZED: { retriable: false, summary: "the record is larger than the configured limit" },
+
+  // Configuration (src/config): fixed by editing the file or the environment.
+  CONFIG_UNREADABLE: { retriable: false, summary: "the config file cannot be read or is not YAML" },
+  CONFIG_INVALID: { retriable: false, summary: "a config key is missing or has the wrong type or value" },
+  CONFIG_ENV_MISSING: {
+    retriable: false,
+    summary: "a ${VAR} in the config names an unset environment variable",
+  },
+} as const satisfies Record<string, { retriable: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class ShadowdbError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ShadowdbError";
+    this.code = code;
+    this.retriable = errorCodes[code].retriable;
+  }
+}
+
+export function isShadowdbError(error: unknown, code?: ErrorCode): error is ShadowdbError {
+  return error instanceof ShadowdbError && (code === undefined || error.code === code);
+}
