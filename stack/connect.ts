@@ -144,9 +144,13 @@ export async function registerConnector(spec: ConnectorSpec, base = connectUrl()
   if (put.status >= 300) {
     throw new StackError(`Connect rejected ${spec.name} (HTTP ${put.status}): ${put.json?.message ?? ""}`);
   }
-  // A task that failed before this `up` stays FAILED after a config PUT with equal content.
+  // A connector or task that failed before this `up` stays FAILED after a PUT of equal content;
+  // restart it. Connect answers with RESTARTING states, so a FAILED seen afterwards is genuine.
   const status = await rest<ConnectorStatus>("GET", `/connectors/${spec.name}/status`, undefined, base);
-  if (status.status === 200 && status.json.tasks.some((t) => t.state === "FAILED")) {
+  if (
+    status.status === 200 &&
+    [status.json.connector, ...status.json.tasks].some((s) => s.state === "FAILED")
+  ) {
     await rest("POST", `/connectors/${spec.name}/restart?includeTasks=true&onlyFailed=true`, undefined, base);
   }
   await waitFor(
