@@ -30,7 +30,7 @@ export const errorCodes = {
   CONFIG_INVALID: { retriable: false, summary: "a config key is missing or has the wrong type or value" },
   CONFIG_ENV_MISSING: {
     retriable: false,
-    summary: "a ${VAR} in the config names an unset environment variable",
+    summary: "a $-brace variable in the config names an unset environment variable",
   },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;
 

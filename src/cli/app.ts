@@ -57,7 +57,11 @@ export function helpText(): string {
   ].join("\n");
 }
 
-export function main(argv: string[]): number {
+const implemented: Record<string, (argv: string[]) => Promise<number>> = {
+  decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
+};
+
+export async function main(argv: string[]): Promise<number> {
   const [name] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(helpText());
@@ -72,6 +76,8 @@ export function main(argv: string[]): number {
     console.error(`shadowdb: unknown command '${name}'\n\n${helpText()}`);
     return 2;
   }
+  const run = implemented[name];
+  if (run) return run(argv.slice(1));
   console.error(`shadowdb ${name}: not implemented yet`);
   return 1;
 }

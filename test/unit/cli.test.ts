@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { commands } from "../../src/cli/app.ts";
 
@@ -19,4 +20,37 @@ test("an unknown command exits 2 and names itself", () => {
   const run = cli("frobnicate");
   assert.equal(run.status, 2);
   assert.match(run.stderr, /unknown command 'frobnicate'/);
+});
+
+test("decode prints the event as lossless JSON", () => {
+  const run = cli(
+    "decode",
+    "../shared/debezium-corpus/postgres/pg-2.2.0-artie-integers-update-with-schema.json",
+  );
+  assert.equal(run.status, 0, run.stderr);
+  const event = JSON.parse(run.stdout);
+  assert.equal(event.op, "u");
+  // int64 as strings, so nothing is rounded on the way out.
+  assert.ok(Object.values(event.after).includes("2305843009213693952"));
+});
+
+test("decode reads stdin and shows the unchanged marker", () => {
+  const input = readFileSync(
+    "../shared/debezium-corpus/postgres/pg-0.10.0-blog-toast-unavailable-value-update-schemaless.json",
+  );
+  const run = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "decode", "-"], {
+    input,
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout).after.biography, { $unchanged: true });
+});
+
+test("decode errors print their code and exit 2", () => {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "decode", "-"], {
+    input: '{"op": "z", "source": {}}',
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /^DECODE_UNKNOWN_OP: unknown op "z"/);
 });

@@ -1,0 +1,363 @@
+/**
+ * Raw Kafka record → ChangeEvent. Two steps, as in a protocol parser: frame the bytes (JSON and
+ * the Connect schema/payload split), then interpret the payload by its shape and `op`.
+ */
+import { ShadowdbError } from "../errors.ts";
+import type { Column, CompiledField } from "./columns.ts";
+import { type CompiledKey, type CompiledValue, compileKey, compileValue } from "./compiled.ts";
+import { type BinaryHandlingMode, DecodeContext } from "./context.ts";
+import { DecodeError } from "./decode-error.ts";
+import type {
+  ChangeEvent,
+  Coordinates,
+  RowChange,
+  SnapshotMarker,
+  SourceInfo,
+  TableRef,
+  TransactionBoundary,
+  TransactionRef,
+} from "./events.ts";
+import { type Framed, frame, SchemaCache } from "./frame.ts";
+import { looseRow } from "./loose.ts";
+import type { Row } from "./values.ts";
+
+export type HeaderValue = Buffer | string | undefined | (Buffer | string)[];
+
+/** A record as kafkajs hands it over (and as fixtures store it). */
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, HeaderValue>;
+}
+
+export interface DecoderOptions {
+  /** How the source connector sends bytea/BLOB columns (`binary.handling.mode`); default "bytes". */
+  binaryHandlingMode?: BinaryHandlingMode;
+  /** Key plus value bytes above this are refused with DECODE_OVERSIZED; default 16 MiB. */
+  maxRecordBytes?: number;
+}
+
+type Payload = Record<string, unknown>;
+
+function isObject(value: unknown): value is Payload {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function envelopeError(message: string): never {
+  throw new ShadowdbError("DECODE_BAD_ENVELOPE", message);
+}
+
+export class RecordDecoder {
+  private readonly values = new SchemaCache<CompiledValue>(compileValue);
+  private readonly keys = new SchemaCache<CompiledKey>(compileKey);
+  private readonly binaryMode: BinaryHandlingMode;
+  private readonly maxRecordBytes: number;
+
+  constructor(options: DecoderOptions = {}) {
+    this.binaryMode = options.binaryHandlingMode ?? "bytes";
+    this.maxRecordBytes = options.maxRecordBytes ?? 16 * 1024 * 1024;
+  }
+
+  decode(record: KafkaRecord): ChangeEvent {
+    const at: Coordinates = { topic: record.topic, partition: record.partition, offset: record.offset };
+    try {
+      return this.interpret(record, at);
+    } catch (error) {
+      throw DecodeError.wrap(error, at);
+    }
+  }
+
+  private interpret(record: KafkaRecord, at: Coordinates): ChangeEvent {
+    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
+    if (size > this.maxRecordBytes) {
+      throw new ShadowdbError(
+        "DECODE_OVERSIZED",
+        `record has ${size} bytes, the limit is ${this.maxRecordBytes}`,
+      );
+    }
+    const key = record.key === null ? null : this.decodeKey(record.key.toString("utf8"));
+    if (record.value === null) return { op: "tombstone", at, key: key?.row ?? null };
+    const framed = frame(record.value.toString("utf8"), "value");
+    // Before Kafka 2.2 a tombstone was written as {"schema":null,"payload":null}.
+    if (framed.payload === null) return { op: "tombstone", at, key: key?.row ?? null };
+    if (!isObject(framed.payload)) envelopeError("the value payload is not an object");
+    const ctx = new DecodeContext(framed.payloadText, this.binaryMode);
+    const compiled = framed.schemaText === null ? undefined : this.values.get(framed.schemaText);
+    const shape = compiled?.shape ?? inferShape(framed.payload, record.topic);
+    switch (shape) {
+      case "envelope":
+        return this.envelope(
+          framed,
+          compiled?.shape === "envelope" ? compiled : undefined,
+          ctx,
+          key,
+          record,
+          at,
+        );
+      case "flattened":
+        return this.flattened(
+          framed.payload,
+          compiled?.shape === "flattened" ? compiled : undefined,
+          ctx,
+          key,
+          at,
+        );
+      case "heartbeat":
+        return { op: "heartbeat", at, tsMs: Number(framed.payload.ts_ms ?? 0) };
+      case "transaction":
+        return transactionBoundary(framed.payload, at);
+      case "schema-change":
+        return {
+          op: "schema-change",
+          at,
+          database: String(framed.payload.databaseName ?? ""),
+          ddl: String(framed.payload.ddl ?? ""),
+          tableChanges: Array.isArray(framed.payload.tableChanges) ? framed.payload.tableChanges : [],
+        };
+    }
+  }
+
+  private decodeKey(text: string): { row: Row; columns: string[] } {
+    const framed = frame(text, "key");
+    const ctx = new DecodeContext(framed.payloadText, this.binaryMode);
+    if (framed.schemaText !== null) {
+      const compiled = this.keys.get(framed.schemaText);
+      const row = compiled.field.decode(framed.payload, ctx, "key");
+      if (!isObject(row)) envelopeError("the key is not a struct");
+      return { row: row as Row, columns: compiled.columns };
+    }
+    if (!isObject(framed.payload)) envelopeError("the key is not a struct");
+    return { row: looseRow(framed.payload, ctx), columns: Object.keys(framed.payload) };
+  }
+
+  private envelope(
+    framed: Framed,
+    compiled: Extract<CompiledValue, { shape: "envelope" }> | undefined,
+    ctx: DecodeContext,
+    key: { row: Row; columns: string[] } | null,
+    record: KafkaRecord,
+    at: Coordinates,
+  ): ChangeEvent {
+    const payload = framed.payload as Payload;
+    const source = sourceInfo(payload.source, ctx);
+    const op = payload.op;
+    switch (op) {
+      case "c":
+      case "r":
+      case "u":
+      case "d": {
+        const before = rowOf(payload.before, compiled?.before, ctx, "before");
+        const after = rowOf(payload.after, compiled?.after, ctx, "after");
+        if (op !== "d" && after === null) {
+          throw new ShadowdbError("DECODE_MISSING_ROW", `op '${op}' without after`);
+        }
+        if (op === "d" && before === null && key === null) {
+          throw new ShadowdbError("DECODE_MISSING_ROW", "a delete with neither key nor before");
+        }
+        const event: RowChange = {
+          op,
+          at,
+          table: tableOf(source, payload.source, record.topic),
+          key: key?.row ?? null,
+          before,
+          after,
+          columns: compiled?.columns ?? [],
+          keyColumns: key?.columns ?? [],
+          source,
+          transaction: transactionRef(payload.transaction),
+        };
+        const keyChange = this.keyChange(record.headers);
+        if (keyChange) event.keyChange = keyChange;
+        return event;
+      }
+      case "t":
+        return {
+          op: "t",
+          at,
+          table: tableOf(source, payload.source, record.topic),
+          source,
+          transaction: transactionRef(payload.transaction),
+        };
+      case "m": {
+        const message = isObject(payload.message) ? payload.message : {};
+        const content = message.content;
+        return {
+          op: "m",
+          at,
+          prefix: String(message.prefix ?? ""),
+          content: typeof content === "string" ? Buffer.from(content, "base64") : null,
+          source,
+        };
+      }
+      default:
+        throw new ShadowdbError("DECODE_UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`);
+    }
+  }
+
+  private flattened(
+    payload: Payload,
+    compiled: Extract<CompiledValue, { shape: "flattened" }> | undefined,
+    ctx: DecodeContext,
+    key: { row: Row; columns: string[] } | null,
+    at: Coordinates,
+  ): RowChange {
+    const decoded = (compiled ? compiled.row.decode(payload, ctx, "row") : looseRow(payload, ctx)) as Row;
+    const row: Row = {};
+    const meta: Row = {};
+    for (const [name, value] of Object.entries(decoded)) (name.startsWith("__") ? meta : row)[name] = value;
+    const deleted = meta.__deleted === "true" || meta.__deleted === true;
+    const declared = typeof meta.__op === "string" && "cdur".includes(meta.__op) ? meta.__op : undefined;
+    const op = deleted ? "d" : ((declared as RowChange["op"] | undefined) ?? "c");
+    const parts = at.topic.split(".");
+    return {
+      op,
+      at,
+      table: {
+        database: null,
+        schema: parts.length >= 3 ? parts.at(-2)! : null,
+        table: typeof meta.__table === "string" ? meta.__table : parts.at(-1)!,
+      },
+      key: key?.row ?? null,
+      before: op === "d" ? row : null,
+      after: op === "d" ? null : row,
+      columns: (compiled?.columns ?? []).filter((c: Column) => !c.name.startsWith("__")),
+      keyColumns: key?.columns ?? [],
+      source: null,
+      transaction: null,
+      flattened: { meta },
+    };
+  }
+
+  /** Primary-key changes carry the other key in a header; decoded like a key, tolerant of its framing. */
+  private keyChange(headers: KafkaRecord["headers"]): RowChange["keyChange"] | undefined {
+    const oldKey = headerRow(headers?.["__debezium.oldkey"], (t) => this.decodeKey(t).row);
+    const newKey = headerRow(headers?.["__debezium.newkey"], (t) => this.decodeKey(t).row);
+    if (!oldKey && !newKey) return undefined;
+    return { ...(oldKey && { oldKey }), ...(newKey && { newKey }) };
+  }
+}
+
+function headerRow(value: HeaderValue, decode: (text: string) => Row): Row | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined) return undefined;
+  const text = typeof first === "string" ? first : first.toString("utf8");
+  return decode(text);
+}
+
+function rowOf(
+  raw: unknown,
+  field: CompiledField | null | undefined,
+  ctx: DecodeContext,
+  name: string,
+): Row | null {
+  if (raw === null || raw === undefined) return null;
+  if (field) return field.decode(raw, ctx, name) as Row;
+  if (!isObject(raw)) envelopeError(`${name} is not an object`);
+  return looseRow(raw, ctx);
+}
+
+function inferShape(payload: Payload, topic: string): CompiledValue["shape"] {
+  if (typeof payload.op === "string" && "source" in payload) return "envelope";
+  if ((payload.status === "BEGIN" || payload.status === "END") && typeof payload.id === "string")
+    return "transaction";
+  if (typeof payload.ddl === "string" && "databaseName" in payload) return "schema-change";
+  if (topic.startsWith("__debezium-heartbeat")) return "heartbeat";
+  return "flattened";
+}
+
+const snapshotMarkers = new Set([
+  "first",
+  "first_in_data_collection",
+  "true",
+  "last_in_data_collection",
+  "last",
+  "incremental",
+]);
+
+function bigintField(raw: unknown, ctx: DecodeContext, key: string): bigint | undefined {
+  if (typeof raw !== "number" || !Number.isInteger(raw)) return undefined;
+  if (Number.isSafeInteger(raw)) return BigInt(raw);
+  const text = ctx.numberText(key, raw);
+  return text !== undefined && /^-?\d+$/.test(text) ? BigInt(text) : undefined;
+}
+
+function sourceInfo(raw: unknown, ctx: DecodeContext): SourceInfo | null {
+  if (!isObject(raw)) return null;
+  const snapshot = raw.snapshot;
+  const info: SourceInfo = {
+    connector: String(raw.connector ?? ""),
+    name: String(raw.name ?? ""),
+    tsMs: typeof raw.ts_ms === "number" ? raw.ts_ms : 0,
+    // Streaming events carry "false" (the schema default) or null; very old ones a boolean.
+    snapshot:
+      snapshot === true
+        ? "true"
+        : typeof snapshot === "string" && snapshotMarkers.has(snapshot)
+          ? (snapshot as SnapshotMarker)
+          : false,
+  };
+  const lsn = bigintField(raw.lsn, ctx, "lsn");
+  if (lsn !== undefined) info.lsn = lsn;
+  const txId = bigintField(raw.txId, ctx, "txId");
+  if (txId !== undefined) info.txId = txId;
+  if ("gtid" in raw) info.gtid = typeof raw.gtid === "string" ? raw.gtid : null;
+  if (typeof raw.file === "string") info.file = raw.file;
+  const pos = bigintField(raw.pos, ctx, "pos");
+  if (pos !== undefined) info.pos = pos;
+  if (typeof raw.row === "number") info.row = raw.row;
+  const serverId = bigintField(raw.server_id, ctx, "server_id");
+  if (serverId !== undefined) info.serverId = serverId;
+  return info;
+}
+
+function tableOf(source: SourceInfo | null, raw: unknown, topic: string): TableRef {
+  const s = isObject(raw) ? raw : {};
+  const db = typeof s.db === "string" ? s.db : null;
+  if (typeof s.table === "string" && s.table !== "") {
+    const schema = typeof s.schema === "string" ? s.schema : source?.connector === "postgresql" ? null : db;
+    return { database: db, schema, table: s.table };
+  }
+  const parts = topic.split(".");
+  return { database: db, schema: parts.length >= 3 ? parts.at(-2)! : null, table: parts.at(-1)! };
+}
+
+/**
+ * PostgreSQL ids are `xid:lsn`, with an lsn that differs per event of one transaction; group by the
+ * xid. MySQL GTIDs (`uuid:seq`), MariaDB GTIDs (`d-s-n`) and `file=…,pos=…` ids never look like that.
+ */
+function transactionGroup(id: string): string {
+  return /^\d+:\d+$/.test(id) ? id.slice(0, id.indexOf(":")) : id;
+}
+
+function transactionRef(raw: unknown): TransactionRef | null {
+  if (!isObject(raw) || typeof raw.id !== "string") return null;
+  return {
+    id: raw.id,
+    group: transactionGroup(raw.id),
+    totalOrder: Number(raw.total_order ?? 0),
+    dataCollectionOrder: Number(raw.data_collection_order ?? 0),
+  };
+}
+
+function transactionBoundary(payload: Payload, at: Coordinates): TransactionBoundary {
+  const status = payload.status;
+  if (status !== "BEGIN" && status !== "END") envelopeError(`transaction status ${JSON.stringify(status)}`);
+  const id = String(payload.id ?? "");
+  const collections = Array.isArray(payload.data_collections) ? payload.data_collections : null;
+  return {
+    op: status === "BEGIN" ? "begin" : "end",
+    at,
+    id,
+    group: transactionGroup(id),
+    tsMs: Number(payload.ts_ms ?? 0),
+    eventCount: typeof payload.event_count === "number" ? payload.event_count : null,
+    dataCollections:
+      collections?.map((c) => ({
+        dataCollection: String((c as Payload).data_collection ?? ""),
+        eventCount: Number((c as Payload).event_count ?? 0),
+      })) ?? null,
+  };
+}

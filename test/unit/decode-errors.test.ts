@@ -1,0 +1,113 @@
+/**
+ * Every DECODE_* code of the catalogue, each from a real corpus message broken in one way. A
+ * DecodeError always carries its code, whether it is retriable (never), and the record's coordinates.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { DecodeError, type KafkaRecord, RecordDecoder } from "../../src/decode/index.ts";
+import { type ErrorCode, errorCodes } from "../../src/errors.ts";
+import { corpusFile } from "../support/corpus.ts";
+
+const at = { topic: "pgprod.public.payment", partition: 3, offset: "1234" };
+const payment = JSON.parse(
+  corpusFile("postgres/pg-1.0.1-floodplain-payment-snapshot-last-with-schema.json").toString(),
+);
+
+function record(value: unknown, extra: Partial<KafkaRecord> = {}): KafkaRecord {
+  const bytes = typeof value === "string" ? Buffer.from(value) : Buffer.from(JSON.stringify(value));
+  return { ...at, key: null, value: bytes, ...extra };
+}
+
+function edited(edit: (message: typeof payment) => void): unknown {
+  const copy = structuredClone(payment);
+  edit(copy);
+  return copy;
+}
+
+function assertFails(code: ErrorCode, input: KafkaRecord, pattern: RegExp, decoder = new RecordDecoder()) {
+  assert.throws(
+    () => decoder.decode(input),
+    (error: unknown) => {
+      assert.ok(error instanceof DecodeError, `a DecodeError, got ${String(error)}`);
+      assert.equal(error.code, code);
+      assert.equal(error.retriable, false);
+      assert.deepEqual(error.at, at);
+      assert.match(error.message, pattern);
+      assert.match(error.message, /pgprod\.public\.payment\[3\]@1234/);
+      return true;
+    },
+  );
+}
+
+const cases: Record<string, () => void> = {
+  DECODE_MALFORMED_JSON: () =>
+    assertFails("DECODE_MALFORMED_JSON", record('{"schema":{"type":"struct"'), /not valid JSON/),
+  DECODE_BAD_ENVELOPE: () => assertFails("DECODE_BAD_ENVELOPE", record("[1,2,3]"), /not an object/),
+  DECODE_SCHEMA_MISMATCH: () =>
+    assertFails(
+      "DECODE_SCHEMA_MISMATCH",
+      record(edited((m) => (m.payload.after.customer_id = "two hundred"))),
+      /after\.customer_id: expected an integer, got string/,
+    ),
+  DECODE_BAD_SCHEMA: () =>
+    assertFails(
+      "DECODE_BAD_SCHEMA",
+      record(edited((m) => (m.schema.fields[0].type = "varchar"))),
+      /unknown type "varchar"/,
+    ),
+  DECODE_UNKNOWN_LOGICAL_TYPE: () =>
+    assertFails(
+      "DECODE_UNKNOWN_LOGICAL_TYPE",
+      record(edited((m) => (m.schema.fields[0].fields[4].name = "io.debezium.data.Hyperdecimal"))),
+      /io\.debezium\.data\.Hyperdecimal/,
+    ),
+  DECODE_BAD_VALUE: () =>
+    assertFails(
+      "DECODE_BAD_VALUE",
+      record(edited((m) => (m.payload.after.amount = 2.999))),
+      /after\.amount: decimal 2\.999 does not fit scale 2/,
+    ),
+  DECODE_UNKNOWN_OP: () =>
+    assertFails("DECODE_UNKNOWN_OP", record(edited((m) => (m.payload.op = "x"))), /unknown op "x"/),
+  DECODE_MISSING_ROW: () =>
+    assertFails(
+      "DECODE_MISSING_ROW",
+      record(edited((m) => (m.payload.after = null))),
+      /op 'r' without after/,
+    ),
+  DECODE_OVERSIZED: () =>
+    assertFails(
+      "DECODE_OVERSIZED",
+      record(payment),
+      /bytes, the limit is 100/,
+      new RecordDecoder({ maxRecordBytes: 100 }),
+    ),
+};
+
+for (const code of Object.keys(errorCodes).filter((c) => c.startsWith("DECODE_"))) {
+  test(`${code}: ${errorCodes[code as ErrorCode].summary}`, () => {
+    const run = cases[code];
+    assert.ok(run, `no test for ${code}`);
+    run();
+  });
+}
+
+test("a create without after and a delete without key or before are both DECODE_MISSING_ROW", () => {
+  assertFails(
+    "DECODE_MISSING_ROW",
+    record(
+      edited((m) => {
+        m.payload.op = "d";
+        m.payload.after = null;
+        m.payload.before = null;
+      }),
+    ),
+    /neither key nor before/,
+  );
+});
+
+test("a failed record leaves the decoder usable for the next one", () => {
+  const decoder = new RecordDecoder();
+  assert.throws(() => decoder.decode(record(edited((m) => (m.payload.op = "x")))));
+  assert.equal(decoder.decode(record(payment)).op, "r");
+});
