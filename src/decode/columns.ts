@@ -168,9 +168,19 @@ const temporalInt: Record<string, { kind: ColumnKind; unit: Unit; of: "date" | "
 };
 const digitsOf: Record<Unit, number> = { ms: 3, us: 6, ns: 9 };
 
-// PostgreSQL ±infinity as Debezium encodes them in MicroTimestamp (and Long.MAX/MIN in nanoseconds mode).
-const positiveInfinity = new Set([9223372036825200000n, 9223372036854775807n]);
-const negativeInfinity = new Set([-9223372036832400000n, -9223372036854775808n]);
+// PostgreSQL ±infinity as Debezium encodes them: MicroTimestamp, Timestamp (ms) and, in
+// nanoseconds mode, Long.MAX/MIN (all recorded or documented; no real timestamp comes close).
+const positiveInfinity = new Set([9223372036825200000n, 9223372036825200n, 9223372036854775807n]);
+const negativeInfinity = new Set([-9223372036832400000n, -9223372036832400n, -9223372036854775808n]);
+
+// PostgreSQL's date ±infinity as Debezium 3.5 sends them, streaming and snapshot (recorded):
+// all far below the earliest date PostgreSQL can store (4713 BC, day -2440588).
+const dateInfinity = new Map([
+  [-2147472692, "infinity"],
+  [-2147472691, "-infinity"],
+  [-622191234, "infinity"],
+  [-625821272, "-infinity"],
+]);
 
 const zonedTimestamp =
   /^(?:[+-]?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d(?::\d\d)?)|-?infinity)$/;
@@ -270,7 +280,10 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
       case "org.apache.kafka.connect.data.Date":
         return {
           type: { ...withSource, kind: "date" },
-          decode: (raw, _, f) => dateFromEpochDays(int(raw, f)),
+          decode: (raw, _, f) => {
+            const days = int(raw, f);
+            return dateInfinity.get(days) ?? dateFromEpochDays(days);
+          },
         };
       case "io.debezium.time.ZonedTimestamp":
         return {
@@ -346,10 +359,16 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
         };
       }
       case "io.debezium.data.Bits": {
-        const length = Number(schema.parameters?.length ?? "0");
+        const declared = Number(schema.parameters?.length ?? "0");
+        // bit(n) pads to n. BitSet bytes drop leading zeros, so a varbit (unbounded: Integer.MAX,
+        // or named by the propagated source type) shows its significant bits only.
+        const varying = declared >= 2147483647 || /^(VARBIT|BIT VARYING)$/i.test(source?.type ?? "");
         return {
-          type: { ...withSource, kind: "bits", length },
-          decode: (raw, _, f) => bitString(base64(raw, f), length),
+          type: { ...withSource, kind: "bits", ...(!varying && { length: declared }) },
+          decode: (raw, _, f) => {
+            const bytes = base64(raw, f);
+            return bitString(bytes, varying ? significantBits(bytes) : declared);
+          },
         };
       }
       case "io.debezium.data.geometry.Geometry":
@@ -475,6 +494,11 @@ function compileArray(
       return raw.map((v, i) => items.decode(v, ctx, `${f}[${i}]`));
     },
   };
+}
+
+function significantBits(bytes: Buffer): number {
+  for (let i = bytes.length * 8 - 1; i >= 0; i--) if ((bytes[i >> 3]! >> (i & 7)) & 1) return i + 1;
+  return 0;
 }
 
 /** Debezium's Bits are java.util.BitSet bytes (bit i has weight 2^i); print most significant first. */

@@ -1,6 +1,7 @@
 /**
  * Values of records without a schema (schemas.enable=false): no logical types to go by, so JSON
  * values stay as they are, except int64s beyond 2^53 (exact as bigint) and the TOAST markers.
+ * The parsed payload is ours alone, so it is fixed up in place rather than copied.
  */
 import { PLACEHOLDER } from "./columns.ts";
 import type { DecodeContext } from "./context.ts";
@@ -8,11 +9,11 @@ import { UNCHANGED, type Value } from "./values.ts";
 
 const PLACEHOLDER_BASE64 = Buffer.from(PLACEHOLDER).toString("base64");
 
-export function looseValue(raw: unknown, ctx: DecodeContext, key: string): Value {
-  if (raw === null || raw === undefined) return null;
+function fixed(raw: unknown, ctx: DecodeContext, key: string): Value {
   switch (typeof raw) {
     case "number": {
-      if (Number.isInteger(raw) && !Number.isSafeInteger(raw)) {
+      // Only what could be a 64-bit integer is looked up; 1e308 is a double, whatever its digits.
+      if (!Number.isSafeInteger(raw) && Number.isInteger(raw) && Math.abs(raw) <= 2 ** 64) {
         const text = ctx.numberText(key, raw);
         if (text !== undefined && /^-?\d+$/.test(text)) return BigInt(text);
       }
@@ -20,22 +21,23 @@ export function looseValue(raw: unknown, ctx: DecodeContext, key: string): Value
     }
     case "string":
       return raw === PLACEHOLDER || raw === PLACEHOLDER_BASE64 ? UNCHANGED : raw;
-    case "boolean":
-      return raw;
     case "object": {
+      if (raw === null) return null;
       if (Array.isArray(raw)) {
         if (raw.length === 1 && (raw[0] === PLACEHOLDER || raw[0] === PLACEHOLDER_BASE64)) return UNCHANGED;
-        return raw.map((v) => looseValue(v, ctx, key));
+        for (let i = 0; i < raw.length; i++) raw[i] = fixed(raw[i], ctx, key);
+        return raw as Value[];
       }
       return looseRow(raw as Record<string, unknown>, ctx);
     }
+    case "boolean":
+      return raw;
     default:
       return null;
   }
 }
 
 export function looseRow(raw: Record<string, unknown>, ctx: DecodeContext): Record<string, Value> {
-  const out: Record<string, Value> = {};
-  for (const [k, v] of Object.entries(raw)) out[k] = looseValue(v, ctx, k);
-  return out;
+  for (const k in raw) raw[k] = fixed(raw[k], ctx, k);
+  return raw as Record<string, Value>;
 }
