@@ -1,0 +1,312 @@
+/**
+ * The shape of a shadowdb config file (see config/*.yaml for every key, commented) and the
+ * `Config` type the rest of shadowdb receives: defaults filled in, `kafka.brokers` a list,
+ * `kafka.ssl` absent or an object, `target.dialect` "mariadb" folded into "mysql", `deadLetter`
+ * resolved. Rules that tie keys together are checked at the end, in `checkAcrossKeys`.
+ */
+import { z } from "zod";
+import {
+  type Dialect,
+  parseTableName,
+  type TableName,
+  tableNameProblem,
+  topicNamePattern,
+} from "./identifiers.ts";
+import { boolean, defaulted, integer, nonEmpty, optional, section, topicName } from "./schema-parts.ts";
+import { record, tableEntrySchema } from "./table-entry.ts";
+import { groupCount, groupsOf, parseTemplate, patternError, templateCanYieldTable } from "./topic-pattern.ts";
+
+const hostPort = z
+  .string()
+  .trim()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([1-9][0-9]{0,4})$/, { error: 'expected "host:port"' })
+  .refine((broker) => Number(broker.slice(broker.lastIndexOf(":") + 1)) <= 65535, {
+    error: 'expected "host:port" with a port up to 65535',
+  });
+
+const brokers = z.preprocess(
+  (value) =>
+    typeof value === "string"
+      ? value
+          .split(",")
+          .map((broker) => broker.trim())
+          .filter((broker) => broker !== "")
+      : value,
+  z
+    .array(hostPort, {
+      error: (issue) =>
+        issue.code === "invalid_type" ? 'expected "host:port,host:port" or a list of "host:port"' : undefined,
+    })
+    .min(1),
+);
+
+/** PEM text (starts with -----BEGIN) or a file path; loadConfig replaces paths by the files' PEM text. */
+const pem = nonEmpty;
+
+const ssl = z.preprocess(
+  (value) =>
+    value === true || value === "true"
+      ? {}
+      : value === false || value === "false" || value === null
+        ? undefined
+        : value,
+  section(
+    {
+      ca: pem.optional(),
+      cert: pem.optional(),
+      key: pem.optional(),
+      rejectUnauthorized: boolean.default(true),
+    },
+    "expected true, false or a mapping (ca, cert, key, rejectUnauthorized)",
+  )
+    .check(z.superRefine(checkClientCertificate, { when: () => true }))
+    .optional(),
+);
+
+/** A client certificate is useless without its private key, and the reverse. */
+function checkClientCertificate(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
+  const { cert, key } = record(value) ?? {};
+  if ((cert === undefined) === (key === undefined)) return;
+  const [missing, given] = cert === undefined ? ["cert", "key"] : ["key", "cert"];
+  reporter(ctx)({
+    path: [missing],
+    message: `required with ${given}: a client certificate and its key go together`,
+  });
+}
+
+const kafka = section({
+  brokers,
+  groupId: nonEmpty,
+  clientId: nonEmpty.default("shadowdb"),
+  ssl,
+  sasl: optional(
+    section({
+      mechanism: z.preprocess(
+        (value) => (typeof value === "string" ? value.toLowerCase() : value),
+        z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
+      ),
+      username: nonEmpty,
+      password: nonEmpty,
+    }),
+  ),
+  // A new shadow wants the snapshot, which sits at the start of the topics.
+  fromBeginning: boolean.default(true),
+});
+
+const dialect = z.preprocess(
+  (value) => (value === "mariadb" ? "mysql" : value),
+  z.enum(["postgres", "mysql"]),
+);
+
+const urlSchemes: Record<Dialect, readonly string[]> = {
+  postgres: ["postgres:", "postgresql:"],
+  mysql: ["mysql:", "mariadb:"],
+};
+
+const target = section({ dialect, url: nonEmpty }).check(z.superRefine(checkTargetUrl, { when: () => true }));
+
+const overlay = section({
+  enabled: boolean.default(true),
+  // Production ids below, shadow ids above: far enough that production never catches up.
+  idHeadroom: integer(1).default(1_000_000_000),
+});
+
+const apply = section({
+  batchSize: integer(1).default(2000),
+  transactional: z.enum(["table", "source"]).default("table"),
+});
+
+const deadLetter = section({ topic: topicName.optional(), table: z.string().optional() });
+
+const decode = section({
+  maxRecordBytes: integer(1).default(16 * 1024 * 1024),
+  binaryHandlingMode: z.enum(["bytes", "base64", "base64-url-safe", "hex"]).default("bytes"),
+});
+
+const http = section({
+  port: integer(0, 65535).default(8080),
+  host: nonEmpty.default("0.0.0.0"),
+  adminToken: z.string().min(16).optional(),
+  readyLagMs: integer(1).default(30_000),
+});
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export const configSchema = section({
+  kafka,
+  target,
+  tables: z.array(tableEntrySchema).min(1),
+  overlay: defaulted(overlay),
+  apply: defaulted(apply),
+  onError: z.enum(["dlq", "stop"]).default("dlq"),
+  deadLetter: optional(deadLetter),
+  masking: defaulted(section({ key: z.string().min(16).optional() })),
+  decode: defaulted(decode),
+  http: defaulted(http),
+  log: defaulted(section({ level: z.enum(logLevels).default("info") })),
+})
+  .check(z.superRefine(checkAcrossKeys, { when: () => true }))
+  .transform(({ deadLetter, ...config }) => ({
+    ...config,
+    deadLetter: resolveDeadLetter(deadLetter, config.kafka.groupId),
+  }));
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type DeadLetter = Config["deadLetter"];
+
+type DeadLetterTarget = { kind: "topic"; topic: string } | { kind: "table"; table: TableName };
+
+function resolveDeadLetter(
+  input: z.output<typeof deadLetter> | undefined,
+  groupId: string,
+): DeadLetterTarget {
+  if (input?.table !== undefined) return { kind: "table", table: parseTableName(input.table)! };
+  return { kind: "topic", topic: input?.topic ?? `${groupId}.dlq` };
+}
+
+type Report = (issue: { path: PropertyKey[]; message: string; input?: unknown }) => void;
+
+function reporter(ctx: z.core.$RefinementCtx<unknown>): Report {
+  return (issue) => ctx.addIssue({ code: "custom", ...issue });
+}
+
+function checkTargetUrl(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
+  const { dialect, url } = record(value) ?? {};
+  if (typeof url !== "string" || url === "") return;
+  const accepted =
+    dialect === "postgres" || dialect === "mysql" ? urlSchemes[dialect] : Object.values(urlSchemes).flat();
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    scheme = "";
+  }
+  if (!accepted.includes(scheme)) {
+    const wanted = accepted.map((s) => `${s}//`).join(" or ");
+    const forDialect = typeof dialect === "string" && dialect in urlSchemes ? ` for dialect ${dialect}` : "";
+    reporter(ctx)({ path: ["url"], message: `expected a ${wanted} URL${forDialect}`, input: url });
+  }
+}
+
+/** Rules that tie keys together. Runs even when other keys failed, so reads are defensive. */
+function checkAcrossKeys(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
+  const config = record(value);
+  if (!config) return;
+  const report = reporter(ctx);
+  const targetDialect = record(config.target)?.dialect;
+  const wording = targetDialect === "postgres" || targetDialect === "mysql" ? targetDialect : undefined;
+  const tables = Array.isArray(config.tables) ? config.tables.map((entry) => record(entry) ?? {}) : [];
+  checkTableNames(tables, wording, report);
+  checkRepeatedTopics(tables, report);
+  checkMaskingKey(tables, record(config.masking)?.key, report);
+  checkAdminToken(record(config.http), report);
+  checkDeadLetter(record(config.deadLetter), record(config.kafka)?.groupId, wording, report);
+}
+
+function checkTableNames(
+  tables: Record<string, unknown>[],
+  wording: Dialect | undefined,
+  report: Report,
+): void {
+  tables.forEach((entry, i) => {
+    const table = entry.table;
+    if (typeof table !== "string") return;
+    const path = ["tables", i, "table"];
+    const pattern = entry.topicPattern;
+    const parts = typeof pattern === "string" ? parseTemplate(table) : [table];
+    const groups = groupsOf(parts);
+    if (groups.length === 0) {
+      const problem = tableNameProblem(table, wording);
+      if (problem !== undefined) report({ path, message: problem, input: table });
+      return;
+    }
+    const available =
+      typeof pattern === "string" && patternError(pattern) === undefined ? groupCount(pattern) : undefined;
+    for (const group of new Set(groups)) {
+      if (available !== undefined && (group < 1 || group > available)) {
+        report({
+          path,
+          message: `$${group} names group ${group}, but topicPattern has ${groupsText(available)}`,
+        });
+      }
+    }
+    if (!templateCanYieldTable(parts)) {
+      report({
+        path,
+        message: `expected ${wording === "mysql" ? '"database.table"' : '"schema.table"'} (two identifiers; $1, $2… stand for topicPattern's groups)`,
+        input: table,
+      });
+    }
+  });
+}
+
+function groupsText(count: number): string {
+  if (count === 0) return "no groups";
+  return count === 1 ? "one group ($1)" : `${count} groups ($1 to $${count})`;
+}
+
+function checkRepeatedTopics(tables: Record<string, unknown>[], report: Report): void {
+  const first = new Map<string, number>();
+  tables.forEach((entry, i) => {
+    if (typeof entry.topic !== "string") return;
+    const earlier = first.get(entry.topic);
+    if (earlier !== undefined) {
+      report({
+        path: ["tables", i, "topic"],
+        message: `"${entry.topic}" is already mapped by tables[${earlier}]`,
+      });
+    } else first.set(entry.topic, i);
+  });
+}
+
+function checkMaskingKey(tables: Record<string, unknown>[], key: unknown, report: Report): void {
+  if (key !== undefined) return;
+  for (const [i, entry] of tables.entries()) {
+    const mask = record(record(entry.columns)?.mask) ?? {};
+    const hashed = Object.entries(mask).find(([, rule]) => record(rule)?.strategy === "hash");
+    if (hashed) {
+      report({
+        path: ["masking", "key"],
+        message: `required (the HMAC key) because tables[${i}].columns.mask.${hashed[0]} uses strategy "hash"`,
+      });
+      return;
+    }
+  }
+}
+
+function checkAdminToken(http: Record<string, unknown> | undefined, report: Report): void {
+  const port = http?.port ?? 8080;
+  if (port !== 0 && http?.adminToken === undefined) {
+    report({
+      path: ["http", "adminToken"],
+      message:
+        "required (at least 16 characters) while http.port is not 0: the admin endpoints need a bearer token; or set http.port: 0 to turn HTTP off",
+    });
+  }
+}
+
+function checkDeadLetter(
+  letter: Record<string, unknown> | undefined,
+  groupId: unknown,
+  wording: Dialect | undefined,
+  report: Report,
+): void {
+  if (letter?.topic !== undefined && letter.table !== undefined) {
+    report({ path: ["deadLetter"], message: "set topic or table, not both" });
+  }
+  if (typeof letter?.table === "string") {
+    const problem = tableNameProblem(letter.table, wording);
+    if (problem !== undefined)
+      report({ path: ["deadLetter", "table"], message: problem, input: letter.table });
+  }
+  if (letter?.topic === undefined && letter?.table === undefined && typeof groupId === "string") {
+    const topic = `${groupId}.dlq`;
+    if (!topicNamePattern.test(topic)) {
+      report({
+        path: ["deadLetter", "topic"],
+        message: `the default ${JSON.stringify(topic)} (kafka.groupId + ".dlq") is not a valid topic name; set deadLetter.topic`,
+      });
+    }
+  }
+}
