@@ -32,6 +32,23 @@ export const errorCodes = {
     retriable: false,
     summary: "a $-brace variable in the config names an unset environment variable",
   },
+
+  // Mapping a decoded event onto a target table (src/map).
+  MAP_NO_KEY: { retriable: false, summary: "the table has no primary key and no `key` is configured" },
+  MAP_KEY_COLUMN_MISSING: { retriable: false, summary: "a key column is absent from the event" },
+
+  // The target database (src/target), classified by SQLSTATE / errno.
+  TARGET_CONNECTION: { retriable: true, summary: "the connection to the target database failed or was lost" },
+  TARGET_DEADLOCK: { retriable: true, summary: "the transaction was chosen as a deadlock victim" },
+  TARGET_SERIALIZATION: { retriable: true, summary: "a serialization failure or lock wait timeout" },
+  TARGET_CONSTRAINT: { retriable: false, summary: "a row violates a constraint of the target table" },
+  TARGET_DATA: { retriable: false, summary: "a value does not fit its target column" },
+  TARGET_SCHEMA: {
+    retriable: false,
+    summary: "a table or column the write needs does not exist or cannot be changed",
+  },
+  TARGET_PRIVILEGE: { retriable: false, summary: "the target user lacks a privilege shadowdb needs" },
+  TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

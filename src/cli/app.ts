@@ -3,6 +3,7 @@
  * non-zero, so no script can mistake a placeholder for a working command.
  */
 import { readFileSync } from "node:fs";
+import { ShadowdbError } from "../errors.ts";
 
 interface Command {
   usage: string;
@@ -59,6 +60,7 @@ export function helpText(): string {
 
 const implemented: Record<string, (argv: string[]) => Promise<number>> = {
   decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
+  run: async (argv) => (await import("./run.ts")).runCommand(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -77,7 +79,16 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const run = implemented[name];
-  if (run) return run(argv.slice(1));
+  if (run) {
+    try {
+      return await run(argv.slice(1));
+    } catch (error) {
+      // Typed errors are the user's to fix (config, connectivity): say which, without a stack.
+      if (!(error instanceof ShadowdbError)) throw error;
+      console.error(`shadowdb ${name}: ${error.code}: ${error.message}`);
+      return 2;
+    }
+  }
   console.error(`shadowdb ${name}: not implemented yet`);
   return 1;
 }

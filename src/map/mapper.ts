@@ -1,0 +1,96 @@
+/**
+ * Decoded events → changes named and shaped for one target table: routed by the config's
+ * mapping, columns renamed or excluded, masked, the TOAST marker turned into "leave as stored".
+ */
+import type { TableMapping } from "../config/index.ts";
+import type { Column, ColumnType, RowChange, Truncate } from "../decode/index.ts";
+import { type Row, UNCHANGED, type Value } from "../decode/values.ts";
+import { ShadowdbError } from "../errors.ts";
+import { mask } from "./mask.ts";
+
+export type MappedChange =
+  | { kind: "upsert"; keyId: string; row: Row }
+  | { kind: "delete"; keyId: string; key: Row }
+  | { kind: "truncate" };
+
+/** A stable text for a key's values, for coalescing changes per key. */
+export function keyIdentity(values: Value[]): string {
+  return JSON.stringify(values, (_, v) =>
+    typeof v === "bigint" ? `${v}n` : Buffer.isBuffer(v) ? `0x${v.toString("hex")}` : v,
+  );
+}
+
+export class Mapper {
+  private readonly excluded: Set<string>;
+
+  constructor(
+    readonly mapping: TableMapping,
+    private readonly hmacKey?: string,
+  ) {
+    this.excluded = new Set(mapping.columns.exclude);
+  }
+
+  /** The target name of a source column, or undefined when it is excluded. */
+  targetName(source: string): string | undefined {
+    if (this.excluded.has(source)) return undefined;
+    return this.mapping.columns.rename[source] ?? source;
+  }
+
+  /** The event's columns as the target sees them (renamed, without excluded ones). */
+  targetColumns(columns: Column[]): Column[] {
+    const out: Column[] = [];
+    for (const c of columns) {
+      const name = this.targetName(c.name);
+      if (name !== undefined) out.push({ name, type: c.type });
+    }
+    return out;
+  }
+
+  /** Source key columns: the configured ones, else the message key's fields. */
+  keyColumns(event: RowChange): string[] {
+    const key = this.mapping.key ?? event.keyColumns;
+    if (key.length === 0) {
+      throw new ShadowdbError(
+        "MAP_NO_KEY",
+        `${this.mapping.table.schema}.${this.mapping.table.name}: the event has no key; configure tables[${this.mapping.entry}].key`,
+      );
+    }
+    return [...key];
+  }
+
+  map(event: RowChange | Truncate): MappedChange {
+    if (event.op === "t") return { kind: "truncate" };
+    const types = new Map(event.columns.map((c) => [c.name, c.type] as const));
+    const keyColumns = this.keyColumns(event);
+    if (event.op === "d") {
+      const source = { ...event.before, ...event.key };
+      const key = this.keyRow(keyColumns, source, types);
+      return { kind: "delete", keyId: keyIdentity(Object.values(key)), key };
+    }
+    const after = event.after!;
+    const row: Row = {};
+    for (const [column, value] of Object.entries(after)) {
+      const name = this.targetName(column);
+      if (name === undefined || value === UNCHANGED) continue;
+      const rule = this.mapping.columns.mask[column];
+      row[name] = rule ? mask(value, rule, types.get(column), this.hmacKey) : value;
+    }
+    const key = this.keyRow(keyColumns, after, types);
+    return { kind: "upsert", keyId: keyIdentity(Object.values(key)), row: { ...row, ...key } };
+  }
+
+  private keyRow(keyColumns: string[], source: Row, types: Map<string, ColumnType>): Row {
+    const key: Row = {};
+    for (const column of keyColumns) {
+      const value = source[column];
+      if (value === undefined || value === UNCHANGED) {
+        throw new ShadowdbError("MAP_KEY_COLUMN_MISSING", `key column ${column} is absent from the event`);
+      }
+      const rule = this.mapping.columns.mask[column];
+      key[this.targetName(column) ?? column] = rule
+        ? mask(value, rule, types.get(column), this.hmacKey)
+        : value;
+    }
+    return key;
+  }
+}

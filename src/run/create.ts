@@ -1,0 +1,18 @@
+/** Wires a Materializer from a config: the dialect (loaded on demand), Kafka, the target. */
+import type { Config } from "../config/index.ts";
+import type { Logger } from "../log.ts";
+import { loadDialect } from "../target/load.ts";
+import { kafkaFromConfig } from "./kafka.ts";
+import { Materializer } from "./materializer.ts";
+
+export async function createMaterializer(config: Config, log: Logger): Promise<Materializer> {
+  const dialect = await loadDialect(config.target.dialect);
+  const deadLetterTable = config.deadLetter.kind === "table" ? config.deadLetter.table : undefined;
+  return new Materializer({
+    config,
+    kafka: kafkaFromConfig(config, log),
+    target: new dialect.Target(config.target.url, deadLetterTable),
+    classify: dialect.classify,
+    log,
+  });
+}

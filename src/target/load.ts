@@ -1,0 +1,16 @@
+/** The one place that picks a dialect; drivers load only with the dialect that needs them. */
+import type { ClassifiedError, QualifiedName, Target } from "./dialect.ts";
+
+export interface DialectModule {
+  Target: new (url: string, deadLetterTable?: QualifiedName) => Target;
+  classify: (error: unknown) => ClassifiedError;
+}
+
+export async function loadDialect(dialect: "postgres" | "mysql"): Promise<DialectModule> {
+  switch (dialect) {
+    case "postgres":
+      return import("./postgres/index.ts");
+    case "mysql":
+      return import("./mysql/index.ts");
+  }
+}

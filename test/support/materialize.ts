@@ -1,0 +1,46 @@
+/** Runs the real Materializer in-process against the real stack, for integration tests. */
+import { type Config, parseConfig } from "../../src/config/index.ts";
+import { createLogger } from "../../src/log.ts";
+import { createMaterializer } from "../../src/run/create.ts";
+import type { Materializer } from "../../src/run/materializer.ts";
+
+export interface Running {
+  materializer: Materializer;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+export async function startMaterializer(yaml: string): Promise<Running> {
+  const config = parseConfig(yaml, "test config", {});
+  const log = createLogger(process.env.SHADOWDB_TEST_LOG ?? "warn");
+  const materializer = await createMaterializer(config, log);
+  const abort = new AbortController();
+  const done = materializer.run(abort.signal);
+  // Surface a crash at stop() rather than as an unhandled rejection.
+  done.catch(() => undefined);
+  return {
+    materializer,
+    config,
+    async stop() {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
+/** Polls `probe` until it returns true; fails with the last observation after `timeoutMs`. */
+export async function eventually(
+  what: string,
+  probe: () => Promise<true | string>,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    const result = await probe();
+    if (result === true) return;
+    last = result;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what} not reached in ${timeoutMs / 1000}s; last: ${last}`);
+}
