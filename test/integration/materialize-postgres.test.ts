@@ -111,7 +111,11 @@ http: { port: 0 }
 `);
   try {
     const expected = await rows(prod);
-    await eventually("shadow equals prod", async () => firstDifference(expected, await rows(shadow)));
+    await eventually(
+      "shadow equals prod",
+      async () => firstDifference(expected, await rows(shadow)),
+      running,
+    );
     assert.equal(expected.find((r) => r[0] === "2")?.at(-1), big, "the TOASTed column kept its value");
     assert.deepEqual(
       expected.map((r) => r[0]),

@@ -7,6 +7,8 @@ import type { Materializer } from "../../src/run/materializer.ts";
 export interface Running {
   materializer: Materializer;
   config: Config;
+  /** Throws the materializer's fatal error, if it has died: a test should not wait out its timeout. */
+  assertAlive(): void;
   stop(): Promise<void>;
 }
 
@@ -16,11 +18,24 @@ export async function startMaterializer(yaml: string): Promise<Running> {
   const materializer = await createMaterializer(config, log);
   const abort = new AbortController();
   const done = materializer.run(abort.signal);
-  // Surface a crash at stop() rather than as an unhandled rejection.
-  done.catch(() => undefined);
+  let failure: unknown;
+  let finished = false;
+  done.then(
+    () => {
+      finished = true;
+    },
+    (error: unknown) => {
+      failure = error;
+      finished = true;
+    },
+  );
   return {
     materializer,
     config,
+    assertAlive() {
+      if (failure !== undefined) throw failure;
+      if (finished && !abort.signal.aborted) throw new Error("the materializer stopped by itself");
+    },
     async stop() {
       abort.abort();
       await done;

@@ -28,13 +28,13 @@ export function deadLettersDdl(table: QualifiedName): string {
 
 export async function readPositions(conn: mysql.Connection, groupId: string): Promise<Position[]> {
   const [rows] = await conn.execute(
-    "SELECT topic, `partition` AS `partition`, CAST(next_offset AS CHAR) AS offset FROM shadowdb_positions WHERE group_id = ?",
+    "SELECT topic, `partition`, CAST(next_offset AS CHAR) AS next_offset FROM shadowdb_positions WHERE group_id = ?",
     [groupId],
   );
-  return (rows as Position[]).map((r) => ({
+  return (rows as { topic: string; partition: number; next_offset: string }[]).map((r) => ({
     topic: r.topic,
     partition: Number(r.partition),
-    offset: String(r.offset),
+    offset: String(r.next_offset),
   }));
 }
 
