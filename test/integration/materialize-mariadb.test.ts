@@ -112,6 +112,7 @@ http: { port: 0 }
     await eventually(
       "shadow equals prod",
       async () => firstDifference(expected, await rows(shadow)),
+      90_000,
       running,
     );
     assert.deepEqual(

@@ -114,6 +114,7 @@ http: { port: 0 }
     await eventually(
       "shadow equals prod",
       async () => firstDifference(expected, await rows(shadow)),
+      90_000,
       running,
     );
     assert.equal(expected.find((r) => r[0] === "2")?.at(-1), big, "the TOASTed column kept its value");

@@ -43,15 +43,20 @@ export async function startMaterializer(yaml: string): Promise<Running> {
   };
 }
 
-/** Polls `probe` until it returns true; fails with the last observation after `timeoutMs`. */
+/**
+ * Polls `probe` until it returns true; fails with the last observation after `timeoutMs`, or at
+ * once when `running` (if given) has died.
+ */
 export async function eventually(
   what: string,
   probe: () => Promise<true | string>,
   timeoutMs = 90_000,
+  running?: Running,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
+    running?.assertAlive();
     const result = await probe();
     if (result === true) return;
     last = result;
