@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 import { commands } from "../../src/cli/app.ts";
 
@@ -53,4 +55,25 @@ test("decode errors print their code and exit 2", () => {
   });
   assert.equal(run.status, 2);
   assert.match(run.stderr, /^DECODE_UNKNOWN_OP: unknown op "z"/);
+});
+
+test("run with a bad config names each bad key and exits 2", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "shadowdb-cli-"));
+  const file = path.join(dir, "bad.yaml");
+  writeFileSync(
+    file,
+    "kafka: { brokers: localhost, groupId: g }\ntarget: { dialect: oracle, url: x }\ntables: [ { topic: t, table: orders } ]\n",
+  );
+  const run = cli("run", "--config", file);
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /CONFIG_INVALID/);
+  assert.match(run.stderr, /kafka\.brokers\[0\]: expected "host:port"/);
+  assert.match(run.stderr, /target\.dialect: expected one of postgres, mysql/);
+  assert.match(run.stderr, /tables\[0\]\.table/);
+});
+
+test("run with a missing config file says which file and why", () => {
+  const run = cli("run", "--config", "/nonexistent/shadowdb.yaml");
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /CONFIG_UNREADABLE.*\/nonexistent\/shadowdb\.yaml/);
 });
