@@ -35,6 +35,10 @@ export const errorCodes = {
 
   // Mapping a decoded event onto a target table (src/map).
   MAP_NO_KEY: { retriable: false, summary: "the table has no primary key and no `key` is configured" },
+  APPLY_FENCED: {
+    retriable: true,
+    summary: "another instance advanced this partition's position first; re-read it and go on from there",
+  },
   MAP_KEY_COLUMN_MISSING: { retriable: false, summary: "a key column is absent from the event" },
 
   // The target database (src/target), classified by SQLSTATE / errno.

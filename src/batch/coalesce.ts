@@ -13,9 +13,11 @@ export interface Coalesced {
   upserts: Row[];
 }
 
+type KeyState = { kind: "upsert"; row: Row; deleteFirst?: Row } | { kind: "delete"; key: Row };
+
 export function coalesce(changes: Iterable<MappedChange>): Coalesced {
   let truncate = false;
-  let state = new Map<string, { kind: "upsert"; row: Row } | { kind: "delete"; key: Row }>();
+  let state = new Map<string, KeyState>();
   for (const change of changes) {
     switch (change.kind) {
       case "truncate":
@@ -28,9 +30,18 @@ export function coalesce(changes: Iterable<MappedChange>): Coalesced {
         break;
       case "upsert": {
         const previous = state.get(change.keyId);
-        const row = previous?.kind === "upsert" ? { ...previous.row, ...change.row } : change.row;
         state.delete(change.keyId);
-        state.set(change.keyId, { kind: "upsert", row });
+        if (previous?.kind === "upsert") {
+          const merged: KeyState = { kind: "upsert", row: { ...previous.row, ...change.row } };
+          if (previous.deleteFirst) merged.deleteFirst = previous.deleteFirst;
+          state.set(change.keyId, merged);
+        } else if (previous?.kind === "delete") {
+          // The row was deleted and inserted again: columns the insert does not carry must not
+          // keep the deleted row's values, so the delete is applied too (deletes go first).
+          state.set(change.keyId, { kind: "upsert", row: change.row, deleteFirst: previous.key });
+        } else {
+          state.set(change.keyId, { kind: "upsert", row: change.row });
+        }
         break;
       }
     }
@@ -39,7 +50,10 @@ export function coalesce(changes: Iterable<MappedChange>): Coalesced {
   const upserts: Row[] = [];
   for (const s of state.values()) {
     if (s.kind === "delete") deletes.push(s.key);
-    else upserts.push(s.row);
+    else {
+      if (s.deleteFirst) deletes.push(s.deleteFirst);
+      upserts.push(s.row);
+    }
   }
   return { truncate, deletes, upserts };
 }

@@ -15,9 +15,12 @@ export type MappedChange =
 
 /** A stable text for a key's values, for coalescing changes per key. */
 export function keyIdentity(values: Value[]): string {
-  return JSON.stringify(values, (_, v) =>
-    typeof v === "bigint" ? `${v}n` : Buffer.isBuffer(v) ? `0x${v.toString("hex")}` : v,
+  // Tagged so that 1n, "1n" and a Buffer's bytes never read alike; Buffers are tagged before
+  // JSON.stringify would call their toJSON.
+  const tagged = values.map((v) =>
+    typeof v === "bigint" ? { $n: v.toString() } : Buffer.isBuffer(v) ? { $b: v.toString("hex") } : v,
   );
+  return JSON.stringify(tagged);
 }
 
 export class Mapper {

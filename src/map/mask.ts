@@ -12,10 +12,23 @@ export const REDACTED = "[redacted]";
 function canonical(value: Value): string | Buffer {
   if (Buffer.isBuffer(value)) return value;
   if (typeof value === "string") return value;
+  // An id hashes the same whether its column is int32 (number) or int64 (bigint): joins survive.
+  if (typeof value === "bigint" || typeof value === "number") return String(value);
   return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 }
 
-/** A hash that fits the column: digits for numbers, bytes for binary, hex text otherwise. */
+/** digits of the digest as a decimal with `scale` places and at most `precision` digits. */
+function decimalDigits(digest: Buffer, precision: number | undefined, scale: number | undefined): string {
+  const places = scale ?? 0;
+  // A variable-scale column takes any length; 18 digits keep collisions negligible.
+  const total = Math.max(1, Math.min(precision ?? 18, 18));
+  const digits = (digest.readBigUInt64BE(0) % 10n ** BigInt(total)).toString().padStart(total, "0");
+  if (places === 0) return BigInt(digits).toString();
+  const whole = digits.slice(0, Math.max(0, total - places)).replace(/^0+(?=\d)/, "") || "0";
+  return `${whole}.${digits.slice(total - places).padStart(places, "0")}`;
+}
+
+/** A hash that fits the column: digits for numbers, a uuid for uuids, bytes for binary, hex otherwise. */
 function hashed(value: Value, type: ColumnType | undefined, key: string): Value {
   const digest = createHmac("sha256", key).update(canonical(value)).digest();
   switch (type?.kind) {
@@ -27,6 +40,12 @@ function hashed(value: Value, type: ColumnType | undefined, key: string): Value 
       return digest.readUInt32BE(0) & 0x7fffffff;
     case "int64":
       return digest.readBigUInt64BE(0) & 0x7fffffffffffffffn;
+    case "decimal":
+      return decimalDigits(digest, type.precision, type.scale);
+    case "uuid": {
+      const hex = digest.subarray(0, 16).toString("hex");
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    }
     case "bytes":
       return digest;
     default:

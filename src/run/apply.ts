@@ -25,6 +25,8 @@ export interface ApplyContext {
   onError: "dlq" | "stop";
   /** Called after each commit with the partition's new next offset (commits may be partial). */
   onCommitted: (nextOffset: string) => void;
+  /** The next offset this instance believes the target holds for the partition (undefined: none). */
+  expectedPosition: () => string | undefined;
 }
 
 /** A target failure, classified: the runner retries `retriable` ones and sets the others aside. */
@@ -87,6 +89,16 @@ async function commit(ctx: ApplyContext, items: Item[], letters: DeadLetter[]): 
   if (letters.length > 0 && ctx.deadLetterSink !== "table") await ctx.deadLetterSink(letters);
   const next = (BigInt(last.record.offset) + 1n).toString();
   await ctx.target.transaction(async (tx) => {
+    // Fencing: after a rebalance a slow former owner must not commit over the new owner's work.
+    const { topic, partition } = last.record;
+    const current = await tx.lockPosition(ctx.groupId, topic, partition);
+    const expected = ctx.expectedPosition();
+    if (current !== expected) {
+      throw new ShadowdbError(
+        "APPLY_FENCED",
+        `${topic}[${partition}] is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
+      );
+    }
     if (shape) await tx.write(tableWrite(shape, items, changes));
     if (letters.length > 0 && ctx.deadLetterSink === "table") await tx.saveDeadLetters(ctx.groupId, letters);
     await tx.savePositions(ctx.groupId, [
@@ -122,7 +134,12 @@ export async function applyItems(ctx: ApplyContext, items: Item[]): Promise<Appl
     const reason = classified(ctx, error);
     if (reason.retriable || ctx.onError === "stop") throw reason;
     if (reason.code === "TARGET_SCHEMA") ctx.tables.forget();
-    return applyOneByOne(ctx, items);
+    try {
+      return await applyOneByOne(ctx, items);
+    } catch (error) {
+      // A lost connection while setting a record aside is as retriable as anywhere else.
+      throw classified(ctx, error);
+    }
   }
 }
 

@@ -41,6 +41,8 @@ export class Materializer {
   private positions = new Map<string, bigint>();
   /** Partitions sought back to their stored position since the last assignment. */
   private sought = new Set<string>();
+  /** Partitions whose position was read from the target since the last assignment. */
+  private fresh = new Set<string>();
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
 
@@ -57,7 +59,6 @@ export class Materializer {
   async run(signal: AbortSignal): Promise<void> {
     const { config, kafka, target, log } = this.options;
     await target.prepare();
-    await this.loadPositions();
     if (config.deadLetter.kind === "topic") {
       this.producer = kafka.producer({ allowAutoTopicCreation: true });
       await this.producer.connect();
@@ -74,10 +75,11 @@ export class Materializer {
         }
       });
     });
-    // A rebalance may hand us partitions another instance advanced: forget what we knew.
+    // A rebalance may hand us partitions another instance advanced: what we knew is stale, and
+    // each partition's position is read again from the target before its next batch.
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.sought.clear();
-      this.loadPositions().catch((error: unknown) => log.error({ err: error }, "reloading positions failed"));
+      this.fresh.clear();
     });
     try {
       await consumer.connect();
@@ -102,7 +104,7 @@ export class Materializer {
 
   private async loadPositions(): Promise<void> {
     const stored = await this.options.target.readPositions(this.options.config.kafka.groupId);
-    this.positions = new Map(stored.map((p) => [partitionKey(p.topic, p.partition), BigInt(p.offset)]));
+    for (const p of stored) this.positions.set(partitionKey(p.topic, p.partition), BigInt(p.offset));
   }
 
   private mapperFor(topic: string): Mapper | undefined {
@@ -121,6 +123,10 @@ export class Materializer {
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
     const key = partitionKey(topic, partition);
+    if (!this.fresh.has(key)) {
+      await this.loadPositions();
+      this.fresh.add(key);
+    }
     const stored = this.positions.get(key);
     const first = BigInt(batch.firstOffset()!);
     if (stored !== undefined && stored < first && !this.sought.has(key)) {
@@ -158,6 +164,7 @@ export class Materializer {
           : (letters) => this.produceDeadLetters(letters),
       onError: this.options.config.onError,
       onCommitted: (next) => this.positions.set(key, BigInt(next)),
+      expectedPosition: () => this.positions.get(key)?.toString(),
     };
     for (let attempt = 0; ; attempt++) {
       try {
@@ -183,6 +190,8 @@ export class Materializer {
         );
         await sleep(delay, signal);
         await heartbeat();
+        // Fenced: another instance moved the partition on; learn where it is before going on.
+        if (error instanceof ShadowdbError && error.code === "APPLY_FENCED") await this.loadPositions();
         // Part of the batch may have been committed record by record before the failure.
         const next = this.positions.get(key);
         if (next !== undefined) items = items.filter((i) => BigInt(i.record.offset) >= next);

@@ -56,6 +56,8 @@ export interface TableWrite {
 }
 
 export interface TargetTransaction {
+  /** Locks the partition's position row for this transaction and returns its next offset, if any. */
+  lockPosition(groupId: string, topic: string, partition: number): Promise<string | undefined>;
   write(write: TableWrite): Promise<void>;
   savePositions(groupId: string, positions: Position[]): Promise<void>;
   saveDeadLetters(groupId: string, letters: DeadLetter[]): Promise<void>;

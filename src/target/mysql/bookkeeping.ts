@@ -38,6 +38,19 @@ export async function readPositions(conn: mysql.Connection, groupId: string): Pr
   }));
 }
 
+export async function lockPosition(
+  conn: mysql.Connection,
+  groupId: string,
+  topic: string,
+  partition: number,
+): Promise<string | undefined> {
+  const [rows] = await conn.execute(
+    "SELECT CAST(next_offset AS CHAR) AS next_offset FROM shadowdb_positions WHERE group_id = ? AND topic = ? AND `partition` = ? FOR UPDATE",
+    [groupId, topic, partition],
+  );
+  return (rows as { next_offset: string }[])[0]?.next_offset;
+}
+
 export async function savePositions(
   conn: mysql.Connection,
   groupId: string,

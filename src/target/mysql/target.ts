@@ -9,6 +9,7 @@ import type { Position, QualifiedName, Target, TargetTransaction } from "../dial
 import { writeMysql } from "./apply.ts";
 import {
   deadLettersDdl,
+  lockPosition,
   positionsDdl,
   readPositions,
   saveDeadLetters,
@@ -102,6 +103,7 @@ export class MysqlTarget implements Target {
       await c.query("START TRANSACTION");
       try {
         const result = await work({
+          lockPosition: (g, t, p) => lockPosition(c, g, t, p),
           write: (w) => writeMysql(c, w),
           savePositions: (g, p) => savePositions(c, g, p),
           saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),

@@ -34,6 +34,20 @@ export async function readPositions(client: pg.ClientBase, groupId: string): Pro
   return rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.next_offset }));
 }
 
+export async function lockPosition(
+  client: pg.ClientBase,
+  groupId: string,
+  topic: string,
+  partition: number,
+): Promise<string | undefined> {
+  const { rows } = await client.query<{ next_offset: string }>(
+    `SELECT next_offset::text AS next_offset FROM shadowdb_positions
+      WHERE group_id = $1 AND topic = $2 AND "partition" = $3 FOR UPDATE`,
+    [groupId, topic, partition],
+  );
+  return rows[0]?.next_offset;
+}
+
 export async function savePositions(
   client: pg.ClientBase,
   groupId: string,

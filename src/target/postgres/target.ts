@@ -8,6 +8,7 @@ import type { Position, QualifiedName, Target, TargetTransaction } from "../dial
 import { writePostgres } from "./apply.ts";
 import {
   deadLettersDdl,
+  lockPosition,
   positionsDdl,
   readPositions,
   saveDeadLetters,
@@ -92,6 +93,7 @@ export class PostgresTarget implements Target {
       await c.query("BEGIN");
       try {
         const result = await work({
+          lockPosition: (g, t, p) => lockPosition(c, g, t, p),
           write: (w) => writePostgres(c, w),
           savePositions: (g, p) => savePositions(c, g, p),
           saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),

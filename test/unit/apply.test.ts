@@ -1,0 +1,474 @@
+/**
+ * applyItems over a recording fake of our own Target interface (test/support/fake-target.ts), with
+ * the real TargetTables, Mapper and RecordDecoder, on batches of messages recorded from the real stack.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { parseConfig, resolveTable } from "../../src/config/index.ts";
+import { type KafkaRecord, RecordDecoder, type Row } from "../../src/decode/index.ts";
+import { isShadowdbError, ShadowdbError } from "../../src/errors.ts";
+import { createLogger } from "../../src/log.ts";
+import { Mapper } from "../../src/map/mapper.ts";
+import { type ApplyContext, ApplyError, applyItems } from "../../src/run/apply.ts";
+import { type Item, prepareItems } from "../../src/run/batch.ts";
+import { TargetTables } from "../../src/run/tables.ts";
+import type { DeadLetter, QualifiedName } from "../../src/target/dialect.ts";
+import { dbError, FakeTarget, fakeClassify, type Operation } from "../support/fake-target.ts";
+
+const recorded = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/recorded");
+const groupId = "shadowdb-test";
+
+interface Fixture {
+  table: string;
+  columns: Record<string, string>;
+  key: string[];
+  sourceRows: Record<string, string | null>[];
+  records: KafkaRecord[];
+}
+
+function fixture(file: string): Fixture {
+  const raw = JSON.parse(readFileSync(path.join(recorded, file), "utf8")) as Omit<Fixture, "records"> & {
+    messages: {
+      topic: string;
+      partition: number;
+      offset: string;
+      key: string | null;
+      value: string | null;
+      headers: { key: string; value: string | null }[];
+    }[];
+  };
+  return {
+    ...raw,
+    records: raw.messages
+      .filter((m) => m.topic.endsWith(`.${raw.table}`))
+      .map((m) => ({
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.offset,
+        key: m.key === null ? null : Buffer.from(m.key),
+        value: m.value === null ? null : Buffer.from(m.value),
+        headers: Object.fromEntries(m.headers.map((h) => [h.key, h.value ?? undefined])),
+      })),
+  };
+}
+
+/** The record with its value cut short, as a broken producer or a bad copy would leave it. */
+function cutShort(record: KafkaRecord): KafkaRecord {
+  return { ...record, value: record.value!.subarray(0, 40) };
+}
+
+interface Setup {
+  fx: Fixture;
+  target: FakeTarget;
+  table: QualifiedName;
+  ctx: ApplyContext;
+  committed: string[];
+  items: (records?: KafkaRecord[]) => Item[];
+}
+
+function setup(
+  file: string,
+  options: { entry?: Record<string, unknown>; exists?: boolean; ctx?: Partial<ApplyContext> } = {},
+): Setup {
+  const fx = fixture(file);
+  const topic = fx.records[0]!.topic;
+  const [schema, name] = fx.table.split(".") as [string, string];
+  const table = { schema: schema === "prod" ? "shadow" : "public", name };
+  const config = parseConfig(
+    stringify({
+      kafka: { brokers: "a:1", groupId },
+      target: { dialect: "postgres", url: "postgres://h/shadow" },
+      tables: [{ topic, table: `${table.schema}.${table.name}`, ...options.entry }],
+      http: { port: 0 },
+    }),
+    "t.yaml",
+    {},
+  );
+  const mapping = resolveTable(config, topic)!;
+  const target = new FakeTarget();
+  if (options.exists !== false) target.defineTable(table, fx.columns, fx.key);
+  const committed: string[] = [];
+  const ctx: ApplyContext = {
+    target,
+    classify: fakeClassify,
+    tables: new TargetTables(target, createLogger("silent")),
+    groupId,
+    mapping,
+    deadLetterSink: "table",
+    onError: "dlq",
+    onCommitted: (next) => committed.push(next),
+    // The runner's belief is the last committed offset: what the fake target holds.
+    expectedPosition: () => committed.at(-1),
+    ...options.ctx,
+  };
+  const decoder = new RecordDecoder();
+  const mapper = new Mapper(mapping);
+  return {
+    fx,
+    target,
+    table,
+    ctx,
+    committed,
+    items: (records = fx.records) => prepareItems(records, decoder, mapper),
+  };
+}
+
+/** Rows as text, the form of the fixtures' sourceRows. */
+function asText(rows: Row[]): Record<string, string | null>[] {
+  return rows.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])),
+  );
+}
+
+const byId = (rows: Record<string, string | null>[]) => [...rows].sort((a, b) => Number(a.id) - Number(b.id));
+
+const next = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();
+
+const ops = (operations: Operation[]) => operations.map((o) => o.op);
+
+function letterOf(record: KafkaRecord, code: DeadLetter["code"]): Omit<DeadLetter, "message"> {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    key: record.key,
+    value: record.value,
+    code,
+  };
+}
+
+function withoutMessage(letters: DeadLetter[]) {
+  return letters.map(({ message: _, ...rest }) => rest);
+}
+
+test("a batch is one transaction: the coalesced write, then the position after its last record", async () => {
+  const { fx, target, table, ctx, committed, items } = setup("postgres/default/update.json");
+  const result = await applyItems(ctx, items());
+  assert.deepEqual(result, { applied: 8, deadLetters: [] });
+
+  assert.equal(target.transactions.length, 1);
+  const [tx] = target.committed();
+  assert.deepEqual(ops(tx!.operations), ["write", "savePositions"]);
+  const write = (tx!.operations[0] as Extract<Operation, { op: "write" }>).write;
+  assert.deepEqual(write.table.name, table);
+  assert.equal(write.truncate, false);
+  assert.deepEqual(write.deletes, []);
+  assert.deepEqual(write.upserts.map((r) => [r.id, r.qty]).sort(), [
+    [1, 11],
+    [2, 3],
+    [3, 4],
+  ]);
+  assert.deepEqual(
+    Object.entries(write.types).map(([n, t]) => [n, t.kind]),
+    [
+      ["id", "int32"],
+      ["name", "string"],
+      ["qty", "int32"],
+      ["note", "string"],
+    ],
+  );
+  const last = fx.records.at(-1)!;
+  assert.deepEqual(tx!.operations[1], {
+    op: "savePositions",
+    groupId,
+    positions: [{ topic: last.topic, partition: last.partition, offset: next(last) }],
+  });
+  assert.equal(next(last), "32");
+  assert.deepEqual(committed, ["32"]);
+  assert.deepEqual(target.positionsOf(groupId), [{ topic: last.topic, partition: 0, offset: "32" }]);
+  assert.deepEqual(byId(asText(target.rows(table))), byId(fx.sourceRows));
+});
+
+test("deletes, tombstones and truncates of recorded batches end in the source's rows", async () => {
+  for (const file of [
+    "postgres/default/delete.json",
+    "mariadb/default/delete.json",
+    "postgres/default/pk-change.json",
+    "mariadb/default/pk-change.json",
+    "postgres/default/truncate.json",
+    "mariadb/default/truncate.json",
+    "postgres/default/toast.json",
+  ]) {
+    const { fx, target, table, ctx, committed, items } = setup(file);
+    const result = await applyItems(ctx, items());
+    assert.deepEqual(result.deadLetters, [], file);
+    assert.equal(target.committed().length, 1, file);
+    assert.deepEqual(committed, [next(fx.records.at(-1)!)], file);
+    const rows = asText(target.rows(table));
+    if (file.includes("toast")) {
+      // Text forms of bytea/arrays/json differ from psql's; the row and its new value are what counts.
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0]!.small, "2");
+      assert.equal(Object.keys(rows[0]!).length, 6, "the unchanged large columns are kept");
+      continue;
+    }
+    assert.deepEqual(byId(rows), byId(fx.sourceRows), file);
+  }
+});
+
+test("a table the target lacks is created from the event's columns, keyed by the key columns", async () => {
+  const { fx, target, table, ctx, items } = setup("postgres/default/update.json", {
+    exists: false,
+    entry: { columns: { rename: { name: "full_name" }, exclude: ["note"] } },
+  });
+  await applyItems(ctx, items());
+  assert.deepEqual(target.schemaCalls, [
+    "describe public.fx_update",
+    "createTable public.fx_update (id, full_name, qty) key (id)",
+    "describe public.fx_update",
+  ]);
+  assert.deepEqual(
+    byId(asText(target.rows(table))),
+    byId(fx.sourceRows.map(({ id, name, qty }) => ({ id: id!, full_name: name!, qty: qty! }))),
+  );
+});
+
+test("a record that cannot be decoded becomes a dead letter in the same commit, and the position moves past it", async () => {
+  const { fx, target, table, ctx, committed, items } = setup("postgres/default/delete.json");
+  const records = [...fx.records];
+  records[1] = cutShort(records[1]!); // the create of id 2
+  const result = await applyItems(ctx, items(records));
+
+  assert.equal(target.transactions.length, 1);
+  const [tx] = target.committed();
+  assert.deepEqual(ops(tx!.operations), ["write", "saveDeadLetters", "savePositions"]);
+  const saved = tx!.operations[1] as Extract<Operation, { op: "saveDeadLetters" }>;
+  assert.equal(saved.groupId, groupId);
+  assert.deepEqual(withoutMessage(saved.letters), [letterOf(records[1]!, "DECODE_MALFORMED_JSON")]);
+  assert.ok(saved.letters[0]!.message.length > 0);
+  assert.deepEqual(result.deadLetters, saved.letters);
+  assert.equal(result.applied, 3, "creates of 1 and 3, delete of 2");
+  assert.deepEqual(committed, [next(records.at(-1)!)]);
+  // id 2 was never created here and its delete is applied: 1 and 3 remain.
+  assert.deepEqual(
+    asText(target.rows(table)).map((r) => r.id),
+    ["1", "3"],
+  );
+});
+
+test("a record that cannot be mapped becomes a dead letter too, even as the last of the batch", async () => {
+  // A configured key column that TOAST leaves out of the update: MAP_KEY_COLUMN_MISSING.
+  const { fx, target, ctx, committed, items } = setup("postgres/default/toast.json", {
+    entry: { key: ["id", "big_text"] },
+  });
+  const prepared = items();
+  assert.equal(prepared.at(-1)!.error?.code, "MAP_KEY_COLUMN_MISSING");
+  const result = await applyItems(ctx, prepared);
+  assert.equal(result.applied, 1);
+  assert.deepEqual(withoutMessage(result.deadLetters), [letterOf(fx.records[1]!, "MAP_KEY_COLUMN_MISSING")]);
+  assert.deepEqual(ops(target.committed()[0]!.operations), ["write", "saveDeadLetters", "savePositions"]);
+  assert.deepEqual(committed, [next(fx.records[1]!)]);
+  assert.deepEqual(withoutMessage(target.deadLetters()), withoutMessage(result.deadLetters));
+});
+
+test("a batch of nothing but failures commits its dead letters and position, with no write", async () => {
+  const { fx, target, ctx, committed, items } = setup("postgres/default/update.json");
+  const records = fx.records.slice(0, 2).map(cutShort);
+  const result = await applyItems(ctx, items(records));
+  assert.equal(result.applied, 0);
+  assert.equal(result.deadLetters.length, 2);
+  assert.deepEqual(ops(target.committed()[0]!.operations), ["saveDeadLetters", "savePositions"]);
+  assert.deepEqual(target.schemaCalls, [], "no table is looked up for a batch without changes");
+  assert.deepEqual(committed, [next(records[1]!)]);
+});
+
+test("with a topic dead-letter sink the letters go to the sink, not into the transaction", async () => {
+  const sent: DeadLetter[][] = [];
+  const { fx, target, ctx, committed, items } = setup("postgres/default/update.json", {
+    ctx: { deadLetterSink: async (letters) => void sent.push(letters) },
+  });
+  const records = [...fx.records];
+  records[3] = cutShort(records[3]!);
+  const result = await applyItems(ctx, items(records));
+  assert.deepEqual(withoutMessage(sent.flat()), [letterOf(records[3]!, "DECODE_MALFORMED_JSON")]);
+  assert.deepEqual(result.deadLetters, sent.flat());
+  assert.deepEqual(ops(target.committed()[0]!.operations), ["write", "savePositions"]);
+  assert.deepEqual(committed, ["32"]);
+});
+
+/** Refuses (as a unique violation) any write that sets qty to 4: only the update at offset 29 does. */
+const rejectQty4 = (operation: Operation) =>
+  operation.op === "write" && operation.write.upserts.some((r) => r.qty === 4)
+    ? dbError('duplicate key value violates unique constraint "fx_update_qty_key"', "23505")
+    : undefined;
+
+test("a write the database refuses for good falls back to record by record: only that record is set aside", async () => {
+  const { fx, target, table, ctx, committed, items } = setup("postgres/default/update.json");
+  target.failOn = rejectQty4;
+  const result = await applyItems(ctx, items());
+
+  const bad = fx.records.find((r) => r.offset === "29")!;
+  assert.equal(result.applied, 7);
+  assert.equal(result.deadLetters.length, 1);
+  assert.deepEqual(withoutMessage(result.deadLetters), [letterOf(bad, "TARGET_CONSTRAINT")]);
+  // The database's own code is in the message.
+  assert.match(result.deadLetters[0]!.message, /duplicate key value.*\(23505\)/);
+
+  // The batch transaction was rolled back; then one commit per record, each with its own position.
+  assert.equal(target.transactions[0]!.outcome, "rolled back");
+  assert.deepEqual(
+    target.committed().map((t) => ops(t.operations)),
+    fx.records.map((r) => (r === bad ? ["saveDeadLetters", "savePositions"] : ["write", "savePositions"])),
+  );
+  assert.deepEqual(
+    target
+      .committed()
+      .map((t) => (t.operations.at(-1) as Extract<Operation, { op: "savePositions" }>).positions),
+    fx.records.map((r) => [{ topic: r.topic, partition: r.partition, offset: next(r) }]),
+  );
+  // onCommitted sees every new next offset, in order.
+  assert.deepEqual(committed, ["25", "26", "27", "28", "29", "30", "31", "32"]);
+  assert.deepEqual(withoutMessage(target.deadLetters()), withoutMessage(result.deadLetters));
+  // Everything but the refused update is applied: id 3 keeps qty 3.
+  assert.deepEqual(
+    byId(asText(target.rows(table))),
+    byId(fx.sourceRows.map((r) => (r.id === "3" ? { ...r, qty: "3" } : r))),
+  );
+});
+
+test("record by record, decode failures and refused writes are each set aside in their own commit", async () => {
+  const { fx, target, ctx, committed, items } = setup("postgres/default/update.json");
+  target.failOn = rejectQty4;
+  const records = [...fx.records];
+  records[1] = cutShort(records[1]!); // offset 25
+  const result = await applyItems(ctx, items(records));
+  assert.deepEqual(
+    result.deadLetters.map((l) => [l.offset, l.code]),
+    [
+      ["25", "DECODE_MALFORMED_JSON"],
+      ["29", "TARGET_CONSTRAINT"],
+    ],
+  );
+  assert.equal(result.applied, 6);
+  assert.deepEqual(committed, ["25", "26", "27", "28", "29", "30", "31", "32"]);
+  assert.equal(target.deadLetters().length, 2, "each letter stored once");
+});
+
+test("a retriable failure is rethrown as a retriable ShadowdbError; nothing is committed", async () => {
+  for (const failing of ["write", "savePositions"] as const) {
+    const { target, ctx, committed, items } = setup("postgres/default/update.json");
+    target.failOn = (operation) =>
+      operation.op === failing ? dbError("Connection terminated unexpectedly") : undefined;
+    await assert.rejects(applyItems(ctx, items()), (error: unknown) => {
+      assert.ok(isShadowdbError(error, "TARGET_CONNECTION"), String(error));
+      assert.equal(error.retriable, true);
+      assert.ok(error instanceof ApplyError);
+      assert.match(error.message, /Connection terminated unexpectedly/);
+      return true;
+    });
+    assert.deepEqual(target.committed(), [], failing);
+    assert.equal(target.transactions.length, 1, `${failing}: no fallback for a retriable failure`);
+    assert.deepEqual(committed, []);
+    assert.deepEqual(target.positionsOf(groupId), []);
+  }
+});
+
+test("a deadlock (retriable) is not set aside either", async () => {
+  const { target, ctx, items } = setup("postgres/default/update.json");
+  target.failOn = (operation) =>
+    operation.op === "write" ? dbError("deadlock detected", "40P01") : undefined;
+  await assert.rejects(applyItems(ctx, items()), (error: unknown) => {
+    assert.ok(isShadowdbError(error, "TARGET_DEADLOCK"), String(error));
+    assert.equal(error.retriable, true);
+    return true;
+  });
+  assert.deepEqual(target.deadLetters(), []);
+});
+
+test("a retriable failure during the record-by-record fallback stops there; earlier records stay committed", async () => {
+  const { target, ctx, committed, items } = setup("postgres/default/update.json");
+  target.failOn = (operation) =>
+    rejectQty4(operation) ??
+    (operation.op === "write" && operation.write.upserts.some((r) => r.qty === 11)
+      ? dbError("Connection terminated unexpectedly")
+      : undefined);
+  await assert.rejects(applyItems(ctx, items()), (error: unknown) => {
+    assert.ok(isShadowdbError(error, "TARGET_CONNECTION"), String(error));
+    assert.equal(error.retriable, true);
+    return true;
+  });
+  // 24…29 committed (29 as a dead letter); the update at 30 failed: the caller retries from 30.
+  assert.deepEqual(committed, ["25", "26", "27", "28", "29", "30"]);
+  assert.deepEqual(
+    target.positionsOf(groupId).map((p) => p.offset),
+    ["30"],
+  );
+});
+
+for (const [kind, cut, committedBefore] of [
+  ["a refused write", undefined, ["25", "26", "27", "28", "29"]],
+  ["a decode failure", 1, ["25"]],
+] as const) {
+  test(`the fallback storing ${kind}'s dead letter loses the connection: a retriable ShadowdbError`, async () => {
+    const { fx, target, ctx, committed, items } = setup("postgres/default/update.json");
+    let dropped = false;
+    target.failOn = (operation) => {
+      // The connection drops as the first dead letter of the fallback is stored.
+      if (operation.op === "saveDeadLetters" && target.transactions.length > 1 && !dropped) {
+        dropped = true;
+        return dbError("Connection terminated unexpectedly");
+      }
+      return rejectQty4(operation);
+    };
+    const batch = [...fx.records];
+    if (cut !== undefined) batch[cut] = cutShort(batch[cut]!); // offset 25
+    await assert.rejects(applyItems(ctx, items(batch)), (error: unknown) => {
+      assert.ok(error instanceof ShadowdbError, `${String(error)} is not a ShadowdbError`);
+      assert.equal(error.code, "TARGET_CONNECTION");
+      assert.equal(error.retriable, true);
+      return true;
+    });
+    assert.ok(dropped);
+    assert.deepEqual(committed, committedBefore);
+  });
+}
+
+test('onError "stop": a decode failure is rethrown and nothing is committed', async () => {
+  const { fx, target, ctx, committed, items } = setup("postgres/default/update.json", {
+    ctx: { onError: "stop" },
+  });
+  const records = [...fx.records];
+  records[2] = cutShort(records[2]!);
+  await assert.rejects(applyItems(ctx, items(records)), (error: unknown) => {
+    assert.ok(isShadowdbError(error, "DECODE_MALFORMED_JSON"), String(error));
+    return true;
+  });
+  assert.deepEqual(target.transactions, []);
+  assert.deepEqual(committed, []);
+});
+
+test('onError "stop": a write the database refuses is rethrown, with no fallback and no dead letter', async () => {
+  const { target, ctx, committed, items } = setup("postgres/default/update.json", {
+    ctx: { onError: "stop" },
+  });
+  target.failOn = rejectQty4;
+  await assert.rejects(applyItems(ctx, items()), (error: unknown) => {
+    assert.ok(isShadowdbError(error, "TARGET_CONSTRAINT"), String(error));
+    assert.equal(error.retriable, false);
+    assert.equal((error.cause as { code?: string }).code, "23505");
+    return true;
+  });
+  assert.equal(target.transactions.length, 1);
+  assert.deepEqual(target.committed(), []);
+  assert.deepEqual(target.deadLetters(), []);
+  assert.deepEqual(committed, []);
+});
+
+test("after a schema error the table is looked up again: a column the shadow dropped is skipped", async () => {
+  const { fx, target, table, ctx, committed, items } = setup("postgres/default/update.json");
+  await applyItems(ctx, items(fx.records.slice(0, 3)));
+  assert.deepEqual(committed, ["27"]);
+  // The shadow's migration drops `note` while shadowdb holds the table's shape.
+  target.dropColumn(table, "note");
+  const result = await applyItems(ctx, items(fx.records.slice(3)));
+  assert.deepEqual(result.deadLetters, []);
+  assert.equal(result.applied, 5);
+  assert.equal(target.schemaCalls.filter((c) => c.startsWith("describe")).length, 2);
+  assert.deepEqual(committed.at(-1), "32");
+  assert.deepEqual(byId(asText(target.rows(table))), byId(fx.sourceRows.map(({ note: _, ...r }) => r)));
+  assert.ok(ctx.tables.skipped.get("public.fx_update")?.has("note"));
+});
