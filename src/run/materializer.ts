@@ -63,7 +63,13 @@ export class Materializer {
       this.producer = kafka.producer({ allowAutoTopicCreation: true });
       await this.producer.connect();
     }
-    const consumer = kafka.consumer({ groupId: config.kafka.groupId, allowAutoTopicCreation: false });
+    // Debezium records with schemas run to several KiB; larger fetches make larger transactions.
+    const consumer = kafka.consumer({
+      groupId: config.kafka.groupId,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 16 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
+    });
     this.consumer = consumer;
     let fatal: unknown;
     const stopped = new Promise<void>((resolve) => {

@@ -1,0 +1,134 @@
+/**
+ * bench/apply: how fast the materializer applies a Debezium stream that is already in Kafka.
+ * Writes N changes (half inserts, half updates) to a fresh table in `prod` through the real
+ * stack, waits until Debezium has published them all, then times shadowdb from start until its
+ * stored position reaches the topic's end. Prints changes/s and peak RSS; writes
+ * bench/results/apply-<engine>.json. Usage: tsx bench/apply.ts postgres|mariadb [changes]
+ */
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import mysql from "mysql2/promise";
+import pg from "pg";
+import { stackEnv } from "../stack/layout.ts";
+import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
+import { startMaterializer } from "../test/support/materialize.ts";
+
+const engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
+const changes = Number(process.argv[3] ?? 1_000_000);
+const env = stackEnv();
+const suffix = randomBytes(3).toString("hex");
+const table = `bench_${suffix}`;
+const group = `bench-${suffix}`;
+const perStatement = 50_000;
+const ddl = `CREATE TABLE ${table} (id bigint PRIMARY KEY, version int NOT NULL, payload varchar(64) NOT NULL, amount decimal(12,2) NOT NULL)`;
+
+interface Db {
+  run(sql: string): Promise<void>;
+  position(): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+async function open(url: string): Promise<Db> {
+  if (engine === "postgres") {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    return {
+      run: async (sql) => void (await c.query(sql)),
+      position: async () => {
+        const { rows } = await c.query(
+          "SELECT coalesce(max(next_offset), 0)::text AS n FROM shadowdb_positions WHERE group_id = $1",
+          [group],
+        );
+        return BigInt(rows[0].n);
+      },
+      close: () => c.end(),
+    };
+  }
+  const c = await mysql.createConnection({ uri: url });
+  return {
+    run: async (sql) => void (await c.query(sql)),
+    position: async () => {
+      const [rows] = await c.query(
+        "SELECT CAST(coalesce(max(next_offset), 0) AS CHAR) AS n FROM shadowdb_positions WHERE group_id = ?",
+        [group],
+      );
+      return BigInt((rows as { n: string }[])[0]!.n);
+    },
+    close: () => c.end(),
+  };
+}
+
+const prod = await open(engine === "postgres" ? env.SHADOWDB_PG_PROD_URL : env.SHADOWDB_MY_PROD_URL);
+const shadow = await open(engine === "postgres" ? env.SHADOWDB_PG_SHADOW_URL : env.SHADOWDB_MY_SHADOW_URL);
+const topic =
+  engine === "postgres"
+    ? `${env.SHADOWDB_PG_TOPIC_PREFIX}.public.${table}`
+    : `${env.SHADOWDB_MY_TOPIC_PREFIX}.prod.${table}`;
+await prod.run(ddl);
+await shadow.run(ddl);
+const rows = Math.floor(changes / 2);
+const series = (from: number, to: number) =>
+  engine === "postgres"
+    ? `SELECT g, 1, md5(g::text), g / 100.0 FROM generate_series(${from}, ${to}) g`
+    : `SELECT seq, 1, md5(seq), seq / 100.0 FROM seq_${from}_to_${to}`;
+const writeStart = performance.now();
+for (let from = 1; from <= rows; from += perStatement) {
+  await prod.run(`INSERT INTO ${table} ${series(from, Math.min(rows, from + perStatement - 1))}`);
+}
+for (let from = 1; from <= changes - rows; from += perStatement) {
+  await prod.run(
+    `UPDATE ${table} SET version = version + 1 WHERE id BETWEEN ${from} AND ${Math.min(changes - rows, from + perStatement - 1)}`,
+  );
+}
+const kafka = kafkaClient(env.SHADOWDB_KAFKA_BROKERS);
+await waitForTopic(kafka, topic);
+const admin = kafka.admin();
+await admin.connect();
+let end = 0n;
+while (end < BigInt(changes)) {
+  end = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + BigInt(p.high), 0n);
+  await new Promise((r) => setTimeout(r, 500));
+}
+const published = (performance.now() - writeStart) / 1000;
+
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+const start = performance.now();
+const running = await startMaterializer(`
+kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
+target: { dialect: ${engine === "postgres" ? "postgres" : "mysql"}, url: "${engine === "postgres" ? env.SHADOWDB_PG_SHADOW_URL : env.SHADOWDB_MY_SHADOW_URL}" }
+tables: [ { topic: "${topic}", table: "${engine === "postgres" ? "public" : "shadow"}.${table}" } ]
+deadLetter: { table: "${engine === "postgres" ? "public" : "shadow"}.shadowdb_dead_letters" }
+http: { port: 0 }
+`);
+while ((await shadow.position()) < end) {
+  running.assertAlive();
+  await new Promise((r) => setTimeout(r, 200));
+}
+const seconds = (performance.now() - start) / 1000;
+clearInterval(sampler);
+const stats = { ...running.materializer.stats };
+await running.stop();
+await admin.disconnect();
+await prod.run(`DROP TABLE ${table}`);
+await shadow.run(`DROP TABLE ${table}`);
+await prod.close();
+await shadow.close();
+
+const result = {
+  benchmark: "apply",
+  engine,
+  date: new Date().toISOString(),
+  changes,
+  debeziumPublishSeconds: Number(published.toFixed(1)),
+  applySeconds: Number(seconds.toFixed(1)),
+  changesPerSecond: Math.round(changes / seconds),
+  batches: stats.batches,
+  peakRssMiB: Math.round(peakRss / 2 ** 20),
+};
+console.log(JSON.stringify(result, null, 2));
+const results = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
+writeFileSync(path.join(results, `apply-${engine}.json`), `${JSON.stringify(result, null, 2)}\n`);
+process.exit(0);
