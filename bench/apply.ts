@@ -114,6 +114,7 @@ await running.stop();
 await admin.disconnect();
 await prod.run(`DROP TABLE ${table}`);
 await shadow.run(`DROP TABLE ${table}`);
+await shadow.run(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
 await prod.close();
 await shadow.close();
 
