@@ -91,6 +91,9 @@ const kafka = section({
   ),
   // A new shadow wants the snapshot, which sits at the start of the topics.
   fromBeginning: boolean.default(true),
+  // How long the group waits for a silent member (e.g. killed -9) before its partitions move on.
+  // Brokers accept 6000 to 300000 by default (group.min/max.session.timeout.ms).
+  sessionTimeoutMs: integer(6000).default(30_000),
 });
 
 const dialect = z.preprocess(

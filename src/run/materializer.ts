@@ -67,6 +67,8 @@ export class Materializer {
     const consumer = kafka.consumer({
       groupId: config.kafka.groupId,
       allowAutoTopicCreation: false,
+      sessionTimeout: config.kafka.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
       maxBytesPerPartition: 16 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
     });

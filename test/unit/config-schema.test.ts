@@ -49,6 +49,7 @@ test("a minimal config gets every default", () => {
     groupId: "g",
     clientId: "shadowdb",
     fromBeginning: true,
+    sessionTimeoutMs: 30000,
   });
   assert.deepEqual(config.overlay, { enabled: true, idHeadroom: 1_000_000_000 });
   assert.deepEqual(config.apply, { batchSize: 2000, transactional: "table" });
@@ -455,7 +456,7 @@ test("http: port 0 disables it; otherwise an admin token of 16+ characters is re
 test("unknown keys are errors that list the keys allowed there", () => {
   assertProblem(
     { kafka: { brokers: "a:1", groupId: "g", brokrs: "b:1" } },
-    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning)",
+    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning, sessionTimeoutMs)",
   );
   assertProblem(
     { overlays: {} },
