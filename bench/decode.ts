@@ -4,23 +4,16 @@
  * by parsing). Rounds alternate so both see the same machine noise; the figure that matters is
  * the ratio. Writes bench/results/decode.json.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type KafkaRecord, RecordDecoder } from "../src/decode/index.ts";
+import { readFixture, recordedDir, toRecord } from "../test/support/fixtures.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const recorded = path.resolve(here, "../test/fixtures/recorded");
+const recorded = recordedDir;
 const target = Number(process.env.BENCH_MESSAGES ?? 50_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
-
-interface FixtureMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: string | null;
-}
 
 function load(mode: string): KafkaRecord[] {
   const records: KafkaRecord[] = [];
@@ -28,19 +21,8 @@ function load(mode: string): KafkaRecord[] {
     const folder = path.join(recorded, engine, mode);
     if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) continue;
     for (const file of readdirSync(folder).filter((f) => f.endsWith(".json"))) {
-      const fixture = JSON.parse(readFileSync(path.join(folder, file), "utf8")) as {
-        messages: FixtureMessage[];
-      };
-      for (const m of fixture.messages) {
-        if (m.value === null) continue;
-        records.push({
-          topic: m.topic,
-          partition: m.partition,
-          offset: m.offset,
-          key: m.key === null ? null : Buffer.from(m.key),
-          value: Buffer.from(m.value),
-        });
-      }
+      const fixture = readFixture(path.join(engine, mode, file));
+      for (const m of fixture.messages) if (m.value !== null) records.push(toRecord(m));
     }
   }
   if (records.length === 0)

@@ -3,10 +3,7 @@
  * the real TargetTables, Mapper and RecordDecoder, on batches of messages recorded from the real stack.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { parseConfig, resolveTable } from "../../src/config/index.ts";
 import { type KafkaRecord, RecordDecoder, type Row } from "../../src/decode/index.ts";
@@ -18,11 +15,11 @@ import { type Item, prepareItems } from "../../src/run/batch.ts";
 import { TargetTables } from "../../src/run/tables.ts";
 import type { DeadLetter, QualifiedName } from "../../src/target/dialect.ts";
 import { dbError, FakeTarget, fakeClassify, type Operation } from "../support/fake-target.ts";
+import { readFixture, tableRecords } from "../support/fixtures.ts";
 
-const recorded = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/recorded");
 const groupId = "shadowdb-test";
 
-interface Fixture {
+interface TableFixture {
   table: string;
   columns: Record<string, string>;
   key: string[];
@@ -30,29 +27,14 @@ interface Fixture {
   records: KafkaRecord[];
 }
 
-function fixture(file: string): Fixture {
-  const raw = JSON.parse(readFileSync(path.join(recorded, file), "utf8")) as Omit<Fixture, "records"> & {
-    messages: {
-      topic: string;
-      partition: number;
-      offset: string;
-      key: string | null;
-      value: string | null;
-      headers: { key: string; value: string | null }[];
-    }[];
-  };
+function fixture(file: string): TableFixture {
+  const raw = readFixture(file);
   return {
-    ...raw,
-    records: raw.messages
-      .filter((m) => m.topic.endsWith(`.${raw.table}`))
-      .map((m) => ({
-        topic: m.topic,
-        partition: m.partition,
-        offset: m.offset,
-        key: m.key === null ? null : Buffer.from(m.key),
-        value: m.value === null ? null : Buffer.from(m.value),
-        headers: Object.fromEntries(m.headers.map((h) => [h.key, h.value ?? undefined])),
-      })),
+    table: raw.table,
+    columns: raw.columns ?? {},
+    key: raw.key ?? [],
+    sourceRows: raw.sourceRows ?? [],
+    records: tableRecords(raw),
   };
 }
 
@@ -62,7 +44,7 @@ function cutShort(record: KafkaRecord): KafkaRecord {
 }
 
 interface Setup {
-  fx: Fixture;
+  fx: TableFixture;
   target: FakeTarget;
   table: QualifiedName;
   ctx: ApplyContext;

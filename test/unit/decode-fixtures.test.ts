@@ -4,33 +4,14 @@
  * cell by cell, in every connector mode.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { type ChangeEvent, RecordDecoder, type Row, UNCHANGED } from "../../src/decode/index.ts";
+import { type Fixture, readFixture, recordedDir, toRecord } from "../support/fixtures.ts";
 import { compareCell, type Engine, toMillis } from "../support/source-text.ts";
 
-const recorded = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/recorded");
-
-interface Fixture {
-  engine: Engine;
-  mode: string;
-  table: string;
-  columns?: Record<string, string>;
-  key?: string[];
-  sourceRows?: Record<string, string | null>[];
-  messages: {
-    topic: string;
-    partition: number;
-    offset: string;
-    key: string | null;
-    value: string | null;
-    headers: { key: string; value: string | null }[];
-  }[];
-}
-
-const files = readdirSync(recorded, { recursive: true, encoding: "utf8" })
+const files = readdirSync(recordedDir, { recursive: true, encoding: "utf8" })
   .filter((f) => f.endsWith(".json"))
   .sort();
 
@@ -39,16 +20,7 @@ function decodeAll(fixture: Fixture): ChangeEvent[] {
     binaryHandlingMode:
       fixture.mode === "binary-hex" ? "hex" : fixture.mode === "binary-base64" ? "base64" : "bytes",
   });
-  return fixture.messages.map((m) =>
-    decoder.decode({
-      topic: m.topic,
-      partition: m.partition,
-      offset: m.offset,
-      key: m.key === null ? null : Buffer.from(m.key),
-      value: m.value === null ? null : Buffer.from(m.value),
-      headers: Object.fromEntries(m.headers.map((h) => [h.key, h.value ?? undefined])),
-    }),
-  );
+  return fixture.messages.map((m) => decoder.decode(toRecord(m)));
 }
 
 /** The table as the decoded changes leave it: what an apply that keeps unchanged columns builds. */
@@ -156,7 +128,7 @@ test("fixtures were recorded for both engines and several modes", () => {
 
 for (const file of files) {
   test(`recorded ${file}`, () => {
-    const fixture = JSON.parse(readFileSync(path.join(recorded, file), "utf8")) as Fixture;
+    const fixture = readFixture(file);
     const events = decodeAll(fixture);
     assert.equal(events.length, fixture.messages.length);
     if (!fixture.sourceRows || !fixture.columns || !fixture.key) return;
@@ -187,9 +159,7 @@ for (const file of files) {
 }
 
 test("TOAST: an update that leaves large columns untouched carries the unchanged marker for each", () => {
-  const fixture = JSON.parse(
-    readFileSync(path.join(recorded, "postgres/default/toast.json"), "utf8"),
-  ) as Fixture;
+  const fixture = readFixture("postgres/default/toast.json");
   const updates = decodeAll(fixture).filter((e) => e.op === "u");
   assert.ok(updates.length > 0);
   const unchanged = updates.flatMap((e) =>
@@ -204,9 +174,7 @@ test("TOAST: an update that leaves large columns untouched carries the unchanged
 
 test("primary-key changes arrive as delete + create carrying the other key in headers", () => {
   for (const engine of ["postgres", "mariadb"]) {
-    const fixture = JSON.parse(
-      readFileSync(path.join(recorded, `${engine}/default/pk-change.json`), "utf8"),
-    ) as Fixture;
+    const fixture = readFixture(`${engine}/default/pk-change.json`);
     const events = decodeAll(fixture);
     const deleted = events.find((e) => e.op === "d" && e.keyChange?.newKey);
     const created = events.find((e) => e.op === "c" && e.keyChange?.oldKey);

@@ -3,10 +3,7 @@
  * the target table, by the config's mapping (parsed from YAML like a user's file).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { parseConfig, resolveTable } from "../../src/config/index.ts";
 import {
@@ -19,35 +16,13 @@ import {
 import { isShadowdbError } from "../../src/errors.ts";
 import { keyIdentity, type MappedChange, Mapper } from "../../src/map/mapper.ts";
 import { mask } from "../../src/map/mask.ts";
+import { readFixture, tableRecords } from "../support/fixtures.ts";
 
-const recorded = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/recorded");
 const hmacKey = "a-masking-key-of-32-characters!!";
-
-interface FixtureMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: string | null;
-  headers: { key: string; value: string | null }[];
-}
 
 /** The fixture's records on its table's topic, as kafkajs would hand them over. */
 function records(file: string): KafkaRecord[] {
-  const fixture = JSON.parse(readFileSync(path.join(recorded, file), "utf8")) as {
-    table: string;
-    messages: FixtureMessage[];
-  };
-  return fixture.messages
-    .filter((m) => m.topic.endsWith(`.${fixture.table}`))
-    .map((m) => ({
-      topic: m.topic,
-      partition: m.partition,
-      offset: m.offset,
-      key: m.key === null ? null : Buffer.from(m.key),
-      value: m.value === null ? null : Buffer.from(m.value),
-      headers: Object.fromEntries(m.headers.map((h) => [h.key, h.value ?? undefined])),
-    }));
+  return tableRecords(readFixture(file));
 }
 
 function decode(file: string): ChangeEvent[] {

@@ -4,10 +4,7 @@
  * key gives other outputs, and the result fits the column it is written to.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import type { MaskRule } from "../../src/config/index.ts";
 import {
@@ -19,8 +16,8 @@ import {
   type Value,
 } from "../../src/decode/index.ts";
 import { mask, REDACTED } from "../../src/map/mask.ts";
+import { readFixture, toRecord } from "../support/fixtures.ts";
 
-const recorded = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/recorded");
 const key = "a-masking-key-of-32-characters!!";
 const otherKey = "another-masking-key-32-characters";
 
@@ -30,28 +27,10 @@ interface Snapshot {
 }
 
 function snapshot(engine: "postgres" | "mariadb"): Snapshot {
-  const fixture = JSON.parse(
-    readFileSync(path.join(recorded, `${engine}/default/alltypes-snapshot.json`), "utf8"),
-  ) as {
-    messages: {
-      topic: string;
-      partition: number;
-      offset: string;
-      key: string | null;
-      value: string | null;
-    }[];
-  };
+  const fixture = readFixture(`${engine}/default/alltypes-snapshot.json`);
+
   const decoder = new RecordDecoder();
-  const events = fixture.messages.map(
-    (m) =>
-      decoder.decode({
-        topic: m.topic,
-        partition: m.partition,
-        offset: m.offset,
-        key: m.key === null ? null : Buffer.from(m.key),
-        value: m.value === null ? null : Buffer.from(m.value),
-      }) as RowChange,
-  );
+  const events = fixture.messages.map((m) => decoder.decode(toRecord(m)) as RowChange);
   const columns = events[0]!.columns;
   return {
     rows: events.map((e) => e.after!),
