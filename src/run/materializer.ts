@@ -34,6 +34,8 @@ const partitionKey = (topic: string, partition: number) => `${topic}\u0000${part
 
 export class Materializer {
   readonly stats: MaterializerStats = { applied: 0, deadLetters: 0, batches: 0, retries: 0 };
+  /** The partitions this instance owns since the last rebalance, by topic (for status and tests). */
+  assignment: Record<string, number[]> = {};
   private readonly decoder: RecordDecoder;
   private readonly tables: TargetTables;
   private readonly mappers = new Map<string, Mapper>();
@@ -85,9 +87,10 @@ export class Materializer {
     });
     // A rebalance may hand us partitions another instance advanced: what we knew is stale, and
     // each partition's position is read again from the target before its next batch.
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.sought.clear();
       this.fresh.clear();
+      this.assignment = event.payload.memberAssignment;
     });
     try {
       await consumer.connect();

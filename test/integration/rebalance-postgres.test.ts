@@ -88,6 +88,17 @@ http: { port: 0 }
   const second: Running = await startMaterializer(config);
   let secondStopped = false;
   try {
+    // Both members must hold partitions before the changes come, or one could do all the work.
+    const owned = (r: Running) => Object.values(r.materializer.assignment).flat().length;
+    await eventually(
+      "the group splits the topics",
+      async () =>
+        owned(first) > 0 && owned(second) > 0 && owned(first) + owned(second) === topics.length
+          ? true
+          : `${owned(first)}+${owned(second)}`,
+      60_000,
+      first,
+    );
     await bump(6);
     const expected = await snapshot(prod);
     await eventually(
