@@ -40,7 +40,8 @@ export async function writeConnectConfig(): Promise<void> {
   );
 }
 
-async function rest<T>(
+/** One call to the Connect REST API (the stack's worker unless `base` says otherwise). */
+export async function rest<T>(
   method: string,
   route: string,
   body?: unknown,

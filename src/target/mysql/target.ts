@@ -6,6 +6,7 @@
 import mysql from "mysql2/promise";
 import type { Column } from "../../decode/index.ts";
 import type { Position, QualifiedName, Target, TargetTransaction } from "../dialect.ts";
+import { inTransaction } from "../transaction.ts";
 import { writeMysql } from "./apply.ts";
 import {
   deadLettersDdl,
@@ -99,22 +100,19 @@ export class MysqlTarget implements Target {
   }
 
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {
-    return this.run(async (c) => {
-      await c.query("START TRANSACTION");
-      try {
-        const result = await work({
-          lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-          write: (w) => writeMysql(c, w),
-          savePositions: (g, p) => savePositions(c, g, p),
-          saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
-        });
-        await c.query("COMMIT");
-        return result;
-      } catch (error) {
-        await c.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      }
-    });
+    return this.run((c) =>
+      inTransaction(
+        (sql) => c.query(sql),
+        "START TRANSACTION",
+        () =>
+          work({
+            lockPosition: (g, t, p) => lockPosition(c, g, t, p),
+            write: (w) => writeMysql(c, w),
+            savePositions: (g, p) => savePositions(c, g, p),
+            saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
+          }),
+      ),
+    );
   }
 
   async close(): Promise<void> {

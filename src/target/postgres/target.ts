@@ -5,6 +5,7 @@
 import pg from "pg";
 import type { Column } from "../../decode/index.ts";
 import type { Position, QualifiedName, Target, TargetTransaction } from "../dialect.ts";
+import { inTransaction } from "../transaction.ts";
 import { writePostgres } from "./apply.ts";
 import {
   deadLettersDdl,
@@ -89,22 +90,19 @@ export class PostgresTarget implements Target {
   }
 
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {
-    return this.run(async (c) => {
-      await c.query("BEGIN");
-      try {
-        const result = await work({
-          lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-          write: (w) => writePostgres(c, w),
-          savePositions: (g, p) => savePositions(c, g, p),
-          saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
-        });
-        await c.query("COMMIT");
-        return result;
-      } catch (error) {
-        await c.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      }
-    });
+    return this.run((c) =>
+      inTransaction(
+        (sql) => c.query(sql),
+        "BEGIN",
+        () =>
+          work({
+            lockPosition: (g, t, p) => lockPosition(c, g, t, p),
+            write: (w) => writePostgres(c, w),
+            savePositions: (g, p) => savePositions(c, g, p),
+            saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
+          }),
+      ),
+    );
   }
 
   async close(): Promise<void> {
