@@ -23,6 +23,18 @@ export function keyIdentity(values: Value[]): string {
   return JSON.stringify(tagged);
 }
 
+// Decoded events of one schema share one columns array, so their type lookup is built once.
+const typesByColumns = new WeakMap<Column[], Map<string, ColumnType>>();
+
+function typesOf(columns: Column[]): Map<string, ColumnType> {
+  let types = typesByColumns.get(columns);
+  if (!types) {
+    types = new Map(columns.map((c) => [c.name, c.type] as const));
+    typesByColumns.set(columns, types);
+  }
+  return types;
+}
+
 export class Mapper {
   private readonly excluded: Set<string>;
 
@@ -63,7 +75,7 @@ export class Mapper {
 
   map(event: RowChange | Truncate): MappedChange {
     if (event.op === "t") return { kind: "truncate" };
-    const types = new Map(event.columns.map((c) => [c.name, c.type] as const));
+    const types = typesOf(event.columns);
     const keyColumns = this.keyColumns(event);
     if (event.op === "d") {
       const source = { ...event.before, ...event.key };
