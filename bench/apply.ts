@@ -3,7 +3,9 @@
  * Writes N changes (half inserts, half updates) to a fresh table in `prod` through the real
  * stack, waits until Debezium has published them all, then times shadowdb from start until its
  * stored position reaches the topic's end. Prints changes/s and peak RSS; writes
- * bench/results/apply-<engine>.json. Usage: tsx bench/apply.ts postgres|mariadb [changes]
+ * bench/results/apply-<engine>.json. Variants (apply.batchSize, "+overlay" with the overlay on)
+ * run one after another on the same published stream, each into a fresh table.
+ * Usage: tsx bench/apply.ts postgres|mariadb [changes] [variants, default 2000,5000,5000+overlay]
  */
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -11,6 +13,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import pg from "pg";
+import { overlayNames } from "../src/overlay/names.ts";
+import { loadDialect } from "../src/target/load.ts";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
 import { startMaterializer } from "../test/support/materialize.ts";
@@ -26,7 +30,7 @@ const ddl = `CREATE TABLE ${table} (id bigint PRIMARY KEY, version int NOT NULL,
 
 interface Db {
   run(sql: string): Promise<void>;
-  position(): Promise<bigint>;
+  position(group: string): Promise<bigint>;
   close(): Promise<void>;
 }
 
@@ -36,7 +40,7 @@ async function open(url: string): Promise<Db> {
     await c.connect();
     return {
       run: async (sql) => void (await c.query(sql)),
-      position: async () => {
+      position: async (group) => {
         const { rows } = await c.query(
           "SELECT coalesce(max(next_offset), 0)::text AS n FROM shadowdb_positions WHERE group_id = $1",
           [group],
@@ -49,7 +53,7 @@ async function open(url: string): Promise<Db> {
   const c = await mysql.createConnection({ uri: url });
   return {
     run: async (sql) => void (await c.query(sql)),
-    position: async () => {
+    position: async (group) => {
       const [rows] = await c.query(
         "SELECT CAST(coalesce(max(next_offset), 0) AS CHAR) AS n FROM shadowdb_positions WHERE group_id = ?",
         [group],
@@ -93,28 +97,67 @@ while (end < BigInt(changes)) {
 }
 const published = (performance.now() - writeStart) / 1000;
 
-let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-const start = performance.now();
-const running = await startMaterializer(`
-kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
+interface Variant {
+  name: string;
+  batchSize: number;
+  overlay: boolean;
+}
+
+// Side by side on the same published stream, each into its own fresh table with its own group.
+const variants: Variant[] = (process.argv[4] ?? "2000,5000,5000+overlay").split(",").map((v) => ({
+  name: v,
+  batchSize: Number(v.split("+")[0]),
+  overlay: v.endsWith("+overlay"),
+}));
+const schema = engine === "postgres" ? "public" : "shadow";
+const measured = [];
+for (const [i, variant] of variants.entries()) {
+  const target = `${table}_v${i}`;
+  const variantGroup = `${group}-v${i}`;
+  await shadow.run(ddl.replace(table, target));
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const start = performance.now();
+  const running = await startMaterializer(`
+kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${variantGroup}" }
 target: { dialect: ${engine === "postgres" ? "postgres" : "mysql"}, url: "${engine === "postgres" ? env.SHADOWDB_PG_SHADOW_URL : env.SHADOWDB_MY_SHADOW_URL}" }
-tables: [ { topic: "${topic}", table: "${engine === "postgres" ? "public" : "shadow"}.${table}" } ]
-deadLetter: { table: "${engine === "postgres" ? "public" : "shadow"}.shadowdb_dead_letters" }
+tables: [ { topic: "${topic}", table: "${schema}.${target}" } ]
+apply: { batchSize: ${variant.batchSize} }
+overlay: { enabled: ${variant.overlay} }
+deadLetter: { table: "${schema}.shadowdb_dead_letters" }
 http: { port: 0 }
 `);
-while ((await shadow.position()) < end) {
-  running.assertAlive();
-  await new Promise((r) => setTimeout(r, 200));
+  while ((await shadow.position(variantGroup)) < end) {
+    running.assertAlive();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  const stats = { ...running.materializer.stats };
+  await running.stop();
+  if (variant.overlay) {
+    const dialect = await loadDialect(engine === "postgres" ? "postgres" : "mysql");
+    const cleaner = new dialect.Target(
+      engine === "postgres" ? env.SHADOWDB_PG_SHADOW_URL : env.SHADOWDB_MY_SHADOW_URL,
+    );
+    await cleaner.uninstallOverlay(overlayNames({ schema, name: target }));
+    await cleaner.close();
+  }
+  await shadow.run(`DROP TABLE ${target}`);
+  await shadow.run(`DELETE FROM shadowdb_positions WHERE group_id = '${variantGroup}'`);
+  const figures = {
+    variant: variant.name,
+    applySeconds: Number(seconds.toFixed(1)),
+    changesPerSecond: Math.round(changes / seconds),
+    batches: stats.batches,
+    peakRssMiB: Math.round(peakRss / 2 ** 20),
+  };
+  console.log(JSON.stringify(figures));
+  measured.push(figures);
 }
-const seconds = (performance.now() - start) / 1000;
-clearInterval(sampler);
-const stats = { ...running.materializer.stats };
-await running.stop();
 await admin.disconnect();
 await prod.run(`DROP TABLE ${table}`);
 await shadow.run(`DROP TABLE ${table}`);
-await shadow.run(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
 await prod.close();
 await shadow.close();
 
@@ -124,10 +167,7 @@ const result = {
   date: new Date().toISOString(),
   changes,
   debeziumPublishSeconds: Number(published.toFixed(1)),
-  applySeconds: Number(seconds.toFixed(1)),
-  changesPerSecond: Math.round(changes / seconds),
-  batches: stats.batches,
-  peakRssMiB: Math.round(peakRss / 2 ** 20),
+  variants: measured,
 };
 console.log(JSON.stringify(result, null, 2));
 const results = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");

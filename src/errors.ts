@@ -33,6 +33,22 @@ export const errorCodes = {
     summary: "a $-brace variable in the config names an unset environment variable",
   },
 
+  // The command line (src/cli).
+  USAGE_INVALID: { retriable: false, summary: "a command-line argument is missing or malformed" },
+  // Retriable: run installs the overlay again before the retry (it was uninstalled under it).
+  OVERLAY_NOT_INSTALLED: {
+    retriable: true,
+    summary: "the table has no overlay installed (run `shadowdb overlay install` or `shadowdb run`)",
+  },
+
+  // The HTTP endpoints (src/http): the request, not the server, is at fault (except INTERNAL_ERROR).
+  HTTP_UNAUTHORIZED: { retriable: false, summary: "an admin endpoint was called without a bearer token" },
+  HTTP_FORBIDDEN: { retriable: false, summary: "the bearer token is not the admin token" },
+  HTTP_NOT_FOUND: { retriable: false, summary: "no such endpoint" },
+  HTTP_METHOD_NOT_ALLOWED: { retriable: false, summary: "the endpoint does not accept this method" },
+  HTTP_BODY_TOO_LARGE: { retriable: false, summary: "the request body is larger than 64 KiB" },
+  INTERNAL_ERROR: { retriable: false, summary: "an unexpected error; the server log has it" },
+
   // Mapping a decoded event onto a target table (src/map).
   MAP_NO_KEY: { retriable: false, summary: "the table has no primary key and no `key` is configured" },
   APPLY_FENCED: {

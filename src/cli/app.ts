@@ -31,6 +31,10 @@ export const commands: Record<string, Command> = {
     usage: "reset --config FILE [--table T] [--key JSON]",
     summary: "restore overlay rows to production",
   },
+  overlay: {
+    usage: "overlay install|uninstall --config FILE [--table T]",
+    summary: "create or remove the copy-on-write overlay (tables stay intact)",
+  },
   decode: {
     usage: "decode [--key FILE] [--topic T] [FILE | -]",
     summary: "print what shadowdb makes of one message",
@@ -61,6 +65,9 @@ export function helpText(): string {
 const implemented: Record<string, (argv: string[]) => Promise<number>> = {
   decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
   run: async (argv) => (await import("./run.ts")).runCommand(argv),
+  overlay: async (argv) => (await import("./overlay.ts")).overlayCommand(argv),
+  reset: async (argv) => (await import("./reset.ts")).resetCommand(argv),
+  diff: async (argv) => (await import("./diff.ts")).diffCommand(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {

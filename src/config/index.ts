@@ -11,4 +11,4 @@ export { loadConfig, parseConfig } from "./load.ts";
 export { type Config, type ConfigInput, configSchema, type DeadLetter } from "./schema.ts";
 export { redactOptions, redactPaths, redactUrl, secretPaths } from "./secrets.ts";
 export type { MaskRule, TableEntry } from "./table-entry.ts";
-export { resolveTable, type TableMapping, topicSubscriptions } from "./tables.ts";
+export { entryForTable, resolveTable, type TableMapping, topicSubscriptions } from "./tables.ts";

@@ -115,3 +115,22 @@ export function topicSubscriptions(config: Config): (string | RegExp)[] {
   const router = routerFor(config);
   return [...router.exact.keys(), ...router.patterns.map(({ pattern }) => pattern)];
 }
+
+/**
+ * The config entry that writes `table` (for its diff noise columns): an exact `table`, or a
+ * pattern whose template can yield the name (each $n standing for one or more characters).
+ */
+export function entryForTable(config: Config, table: TableName): TableEntry | undefined {
+  const name = `${table.schema}.${table.name}`;
+  for (const spec of config.tables) {
+    if (spec.topic !== undefined && spec.table === name) return spec;
+  }
+  for (const spec of config.tables) {
+    if (spec.topicPattern === undefined) continue;
+    const source = parseTemplate(spec.table)
+      .map((part) => (typeof part === "string" ? part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : "(.+)"))
+      .join("");
+    if (new RegExp(`^${source}$`).test(name)) return spec;
+  }
+  return undefined;
+}

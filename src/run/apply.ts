@@ -1,7 +1,8 @@
 /**
- * Applies prepared items to the target: the whole batch in one transaction with its position;
- * if the database refuses it for a reason that will not pass, record by record, so that only the
- * bad records are set aside. Retriable failures wait and try again without advancing.
+ * Applies prepared items to the target: the whole batch, of one partition or of several (a source
+ * transaction spans tables), in one transaction with its positions; if the database refuses it for
+ * a reason that will not pass, record by record, so that only the bad records are set aside.
+ * Retriable failures wait and try again without advancing.
  */
 
 import { coalesce } from "../batch/coalesce.ts";
@@ -10,7 +11,15 @@ import type { ColumnType } from "../decode/index.ts";
 import type { Row } from "../decode/values.ts";
 import { type ErrorCode, ShadowdbError } from "../errors.ts";
 import type { MappedChange } from "../map/mapper.ts";
-import type { ClassifiedError, DeadLetter, TableShape, TableWrite, Target } from "../target/dialect.ts";
+import { overlayNames } from "../overlay/names.ts";
+import type {
+  ClassifiedError,
+  DeadLetter,
+  TableShape,
+  TableWrite,
+  Target,
+  WriteOutcome,
+} from "../target/dialect.ts";
 import type { Item } from "./batch.ts";
 import type { TargetTables } from "./tables.ts";
 
@@ -19,14 +28,15 @@ export interface ApplyContext {
   classify: (error: unknown) => ClassifiedError;
   tables: TargetTables;
   groupId: string;
-  mapping: TableMapping;
-  /** Dead letters for the Kafka topic store (the table store is written inside the transaction). */
-  deadLetterSink: "table" | ((letters: DeadLetter[]) => Promise<void>);
+  /** The table a topic maps to; undefined for topics without rows (transaction metadata). */
+  mappingFor: (topic: string) => TableMapping | undefined;
   onError: "dlq" | "stop";
-  /** Called after each commit with the partition's new next offset (commits may be partial). */
-  onCommitted: (nextOffset: string) => void;
-  /** The next offset this instance believes the target holds for the partition (undefined: none). */
-  expectedPosition: () => string | undefined;
+  /** Changes to keys the shadow owns go to the production copy (the overlay is installed). */
+  overlay: boolean;
+  /** Called after each commit with a partition's new next offset (commits may be partial). */
+  onCommitted: (topic: string, partition: number, nextOffset: string) => void;
+  /** The next offset this instance believes the target holds for a partition (undefined: none). */
+  expectedPosition: (topic: string, partition: number) => string | undefined;
 }
 
 /** A target failure, classified: the runner retries `retriable` ones and sets the others aside. */
@@ -46,18 +56,27 @@ function classified(ctx: ApplyContext, error: unknown): ShadowdbError {
   return new ApplyError(code, native === undefined ? message : `${message} (${String(native)})`, error);
 }
 
-async function resolveShape(ctx: ApplyContext, items: Item[]): Promise<TableShape | undefined> {
+async function resolveShape(
+  ctx: ApplyContext,
+  mapping: TableMapping,
+  items: Item[],
+): Promise<TableShape | undefined> {
   let shape: TableShape | undefined;
   let lastColumns: unknown;
   for (const item of items) {
     if (!item.columns || item.columns === lastColumns) continue;
     lastColumns = item.columns;
-    shape = await ctx.tables.shapeFor(ctx.mapping, item.columns, item.key ?? []);
+    shape = await ctx.tables.shapeFor(mapping, item.columns, item.key ?? []);
   }
-  return shape ?? (items.some((i) => i.change) ? await ctx.tables.shapeFor(ctx.mapping, [], []) : undefined);
+  return shape ?? (items.some((i) => i.change) ? await ctx.tables.shapeFor(mapping, [], []) : undefined);
 }
 
-function tableWrite(shape: TableShape, items: Item[], changes: MappedChange[]): TableWrite {
+function tableWrite(
+  ctx: ApplyContext,
+  shape: TableShape,
+  items: Item[],
+  changes: MappedChange[],
+): TableWrite {
   const types: Record<string, ColumnType> = {};
   for (const item of items) for (const c of item.columns ?? []) types[c.name] = c.type;
   const { truncate, deletes, upserts } = coalesce(changes);
@@ -67,7 +86,34 @@ function tableWrite(shape: TableShape, items: Item[], changes: MappedChange[]): 
     for (const [name, value] of Object.entries(row)) if (shape.columns.has(name)) out[name] = value;
     return out;
   };
-  return { table: shape, types, truncate, deletes, upserts: upserts.map(known) };
+  const write: TableWrite = { table: shape, types, truncate, deletes, upserts: upserts.map(known) };
+  if (ctx.overlay) write.overlay = overlayNames(shape.name);
+  return write;
+}
+
+/** The items of one partition, in offset order: the unit of fencing and of positions. */
+interface Slice {
+  topic: string;
+  partition: number;
+  items: Item[];
+}
+
+function slices(items: Item[]): Slice[] {
+  const byPartition = new Map<string, Slice>();
+  for (const item of items) {
+    const { topic, partition } = item.record;
+    const id = `${topic}\u0000${partition}`;
+    const slice = byPartition.get(id) ?? { topic, partition, items: [] };
+    byPartition.set(id, slice);
+    slice.items.push(item);
+  }
+  return [...byPartition.values()];
+}
+
+function add(total: WriteOutcome, outcome: WriteOutcome): void {
+  total.toCopy += outcome.toCopy;
+  total.lostInserts += outcome.lostInserts;
+  total.hidden += outcome.hidden;
 }
 
 function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
@@ -82,33 +128,46 @@ function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
   };
 }
 
-async function commit(ctx: ApplyContext, items: Item[], letters: DeadLetter[]): Promise<void> {
-  const last = items.at(-1)!;
-  const changes = items.flatMap((i) => (i.change ? [i.change] : []));
-  const shape = changes.length > 0 ? await resolveShape(ctx, items) : undefined;
-  if (letters.length > 0 && ctx.deadLetterSink !== "table") await ctx.deadLetterSink(letters);
-  const next = (BigInt(last.record.offset) + 1n).toString();
+async function commit(ctx: ApplyContext, items: Item[], letters: DeadLetter[]): Promise<WriteOutcome> {
+  const parts = slices(items);
+  const writes: TableWrite[] = [];
+  for (const { topic, items: sliceItems } of parts) {
+    const changes = sliceItems.flatMap((i) => (i.change ? [i.change] : []));
+    const mapping = changes.length > 0 ? ctx.mappingFor(topic) : undefined;
+    const shape = mapping ? await resolveShape(ctx, mapping, sliceItems) : undefined;
+    if (shape) writes.push(tableWrite(ctx, shape, sliceItems, changes));
+  }
+  const positions = parts.map(({ topic, partition, items: sliceItems }) => ({
+    topic,
+    partition,
+    offset: (BigInt(sliceItems.at(-1)!.record.offset) + 1n).toString(),
+  }));
+  const outcome: WriteOutcome = { toCopy: 0, lostInserts: 0, hidden: 0 };
   await ctx.target.transaction(async (tx) => {
     // Fencing: after a rebalance a slow former owner must not commit over the new owner's work.
-    const { topic, partition } = last.record;
-    const current = await tx.lockPosition(ctx.groupId, topic, partition);
-    const expected = ctx.expectedPosition();
-    if (current !== expected) {
-      throw new ShadowdbError(
-        "APPLY_FENCED",
-        `${topic}[${partition}] is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
-      );
+    for (const { topic, partition } of parts) {
+      const current = await tx.lockPosition(ctx.groupId, topic, partition);
+      const expected = ctx.expectedPosition(topic, partition);
+      if (current !== expected) {
+        throw new ShadowdbError(
+          "APPLY_FENCED",
+          `${topic}[${partition}] is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
+        );
+      }
     }
-    if (shape) await tx.write(tableWrite(shape, items, changes));
-    if (letters.length > 0 && ctx.deadLetterSink === "table") await tx.saveDeadLetters(ctx.groupId, letters);
-    await tx.savePositions(ctx.groupId, [
-      { topic: last.record.topic, partition: last.record.partition, offset: next },
-    ]);
+    for (const write of writes) {
+      add(outcome, await tx.write(write));
+    }
+    // Letters are stored with the positions they move past, whatever the store: a topic store is
+    // fed from this table afterwards, so a retry can never send a letter twice.
+    if (letters.length > 0) await tx.saveDeadLetters(ctx.groupId, letters);
+    await tx.savePositions(ctx.groupId, positions);
   });
-  ctx.onCommitted(next);
+  for (const p of positions) ctx.onCommitted(p.topic, p.partition, p.offset);
+  return outcome;
 }
 
-export interface ApplyResult {
+export interface ApplyResult extends WriteOutcome {
   applied: number;
   deadLetters: DeadLetter[];
 }
@@ -124,16 +183,17 @@ export async function applyItems(ctx: ApplyContext, items: Item[]): Promise<Appl
   const good = items.filter((i) => !i.error);
   try {
     // Failed items still move the position: they are recorded as dead letters in the same commit.
-    await commit(
+    const outcome = await commit(
       ctx,
       items.map((i) => (i.error ? { record: i.record } : i)),
       letters,
     );
-    return { applied: good.filter((i) => i.change).length, deadLetters: letters };
+    return { applied: good.filter((i) => i.change).length, deadLetters: letters, ...outcome };
   } catch (error) {
     const reason = classified(ctx, error);
+    // The table changed under us (a migration, an overlay uninstalled): look it up and install again.
+    if (reason.code === "TARGET_SCHEMA" || reason.code === "OVERLAY_NOT_INSTALLED") ctx.tables.forget();
     if (reason.retriable || ctx.onError === "stop") throw reason;
-    if (reason.code === "TARGET_SCHEMA") ctx.tables.forget();
     try {
       return await applyOneByOne(ctx, items);
     } catch (error) {
@@ -146,6 +206,7 @@ export async function applyItems(ctx: ApplyContext, items: Item[]): Promise<Appl
 async function applyOneByOne(ctx: ApplyContext, items: Item[]): Promise<ApplyResult> {
   let applied = 0;
   const all: DeadLetter[] = [];
+  const outcome: WriteOutcome = { toCopy: 0, lostInserts: 0, hidden: 0 };
   for (const item of items) {
     if (item.error) {
       const letter = deadLetter(item, item.error);
@@ -154,7 +215,7 @@ async function applyOneByOne(ctx: ApplyContext, items: Item[]): Promise<ApplyRes
       continue;
     }
     try {
-      await commit(ctx, [item], []);
+      add(outcome, await commit(ctx, [item], []));
       if (item.change) applied++;
     } catch (error) {
       const reason = classified(ctx, error);
@@ -164,5 +225,5 @@ async function applyOneByOne(ctx: ApplyContext, items: Item[]): Promise<ApplyRes
       all.push(letter);
     }
   }
-  return { applied, deadLetters: all };
+  return { applied, deadLetters: all, ...outcome };
 }

@@ -2,7 +2,14 @@
  * One Kafka batch (one partition of one topic) → decoded, mapped changes with their offsets.
  * Records that cannot be decoded or mapped are kept as failures with their error, in order.
  */
-import type { Column, KafkaRecord, RecordDecoder } from "../decode/index.ts";
+import type {
+  Column,
+  KafkaRecord,
+  RecordDecoder,
+  RowChange,
+  TransactionBoundary,
+  Truncate,
+} from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { MappedChange, Mapper } from "../map/mapper.ts";
 
@@ -14,9 +21,36 @@ export interface Item {
   columns?: Column[];
   key?: string[];
   error?: ShadowdbError;
+  /** The source transaction the record belongs to, when the connector sends transaction metadata. */
+  transaction?: TransactionMark;
 }
 
-export function prepareItems(records: KafkaRecord[], decoder: RecordDecoder, mapper: Mapper): Item[] {
+export interface TransactionMark {
+  group: string;
+  /** The data collection (`schema.table`, `database.table`) a data event counts toward. */
+  collection?: string;
+  /** END only: the data events the transaction produced, per data collection. */
+  counts?: Map<string, number>;
+}
+
+function dataEvent(event: RowChange | Truncate): TransactionMark | undefined {
+  if (!event.transaction) return undefined;
+  const { schema, database, table } = event.table;
+  return { group: event.transaction.group, collection: `${schema ?? database}.${table}` };
+}
+
+/**
+ * BEGIN carries nothing to wait for, and Debezium's MariaDB connector sends a BEGIN without an END
+ * for a DDL statement: only END joins its transaction.
+ */
+function boundary(event: TransactionBoundary): TransactionMark | undefined {
+  if (event.op === "begin") return undefined;
+  const counts = new Map((event.dataCollections ?? []).map((c) => [c.dataCollection, c.eventCount]));
+  return { group: event.group, counts };
+}
+
+/** `mapper` is absent for a topic without rows: Debezium's transaction metadata topic. */
+export function prepareItems(records: KafkaRecord[], decoder: RecordDecoder, mapper?: Mapper): Item[] {
   const items: Item[] = [];
   for (const record of records) {
     try {
@@ -26,19 +60,30 @@ export function prepareItems(records: KafkaRecord[], decoder: RecordDecoder, map
         case "u":
         case "r":
         case "d": {
+          if (!mapper) {
+            items.push({ record, transaction: dataEvent(event) });
+            break;
+          }
           const change = mapper.map(event);
           const key = mapper.keyColumns(event).map((c) => mapper.targetName(c) ?? c);
-          items.push({ record, change, columns: mapper.targetColumns(event.columns), key });
+          const columns = mapper.targetColumns(event.columns);
+          items.push({ record, change, columns, key, transaction: dataEvent(event) });
           break;
         }
         case "t":
-          items.push({ record, change: mapper.map(event) });
+          if (!mapper) {
+            items.push({ record, transaction: dataEvent(event) });
+            break;
+          }
+          items.push({ record, change: mapper.map(event), transaction: dataEvent(event) });
+          break;
+        case "begin":
+        case "end":
+          items.push({ record, transaction: boundary(event) });
           break;
         // A tombstone follows the delete it completes; control records carry no row.
         case "tombstone":
         case "heartbeat":
-        case "begin":
-        case "end":
         case "schema-change":
         case "m":
           items.push({ record });

@@ -7,7 +7,11 @@ import { Materializer } from "./materializer.ts";
 
 export async function createMaterializer(config: Config, log: Logger): Promise<Materializer> {
   const dialect = await loadDialect(config.target.dialect);
-  const deadLetterTable = config.deadLetter.kind === "table" ? config.deadLetter.table : undefined;
+  // A topic store is fed from an outbox table written with the positions (see dead-letter-relay.ts).
+  const deadLetterTable =
+    config.deadLetter.kind === "table"
+      ? config.deadLetter.table
+      : { schema: "", name: "shadowdb_dlq_outbox" };
   return new Materializer({
     config,
     kafka: kafkaFromConfig(config, log),

@@ -10,6 +10,15 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.DEBUG]: "debug",
 };
 
+/**
+ * kafkajs logs every error response from a broker at error level where it arrives, though its
+ * callers retry the routine ones (a rebalance, a coordinator loading) and log, themselves, what
+ * they cannot recover from.
+ */
+function routine(namespace: string, message: string): boolean {
+  return namespace === "Connection" && message.startsWith("Response ");
+}
+
 export function kafkaFromConfig(config: Config, log: Logger): Kafka {
   const { kafka } = config;
   const options: KafkaConfig = {
@@ -20,7 +29,10 @@ export function kafkaFromConfig(config: Config, log: Logger): Kafka {
       () =>
       ({ namespace, level, log: entry }) => {
         const { message, ...rest } = entry;
-        log[levels[level] ?? "info"]({ kafkajs: namespace, ...rest }, message);
+        log[routine(namespace, message) ? "info" : (levels[level] ?? "info")](
+          { kafkajs: namespace, ...rest },
+          message,
+        );
       },
   };
   if (kafka.ssl) options.ssl = kafka.ssl;

@@ -3,16 +3,19 @@
  * sources. Positions live in the target, written in the same transaction as the rows they
  * produced; Kafka's group offsets follow after each commit, for lag tooling only.
  */
-import type { Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
-import { type Config, resolveTable, topicSubscriptions } from "../config/index.ts";
+import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import { type Config, resolveTable } from "../config/index.ts";
 import { type KafkaRecord, RecordDecoder } from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
-import type { ClassifiedError, DeadLetter, Target } from "../target/dialect.ts";
+import type { ClassifiedError, Target } from "../target/dialect.ts";
 import { type ApplyContext, applyItems } from "./apply.ts";
+import { allToOneAssigner } from "./assigner.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
-import { prepareItems } from "./batch.ts";
+import { type Item, prepareItems } from "./batch.ts";
+import { DeadLetterRelay } from "./dead-letter-relay.ts";
+import { SourceTransactions } from "./source-transactions.ts";
 import { TargetTables } from "./tables.ts";
 
 export interface MaterializerOptions {
@@ -28,43 +31,162 @@ export interface MaterializerStats {
   deadLetters: number;
   batches: number;
   retries: number;
+  /** Source transactions committed without all their events (source mode). */
+  incompleteTransactions: number;
+  /** Overlay: changes that went to the production copy because the shadow owns their key. */
+  toCopy: number;
+  /** Overlay: inserts that a concurrent shadow insert of the same key beat (then sent to the copy). */
+  lostInserts: number;
+  /** Overlay: production rows kept aside by a unique conflict with an overlay row. */
+  hidden: number;
 }
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** How long a fetch waits for data: also how long a stop waits for the fetch in flight. */
+const FETCH_WAIT_MS = 500;
+
 export class Materializer {
-  readonly stats: MaterializerStats = { applied: 0, deadLetters: 0, batches: 0, retries: 0 };
+  readonly stats: MaterializerStats = {
+    applied: 0,
+    deadLetters: 0,
+    batches: 0,
+    retries: 0,
+    incompleteTransactions: 0,
+    toCopy: 0,
+    lostInserts: 0,
+    hidden: 0,
+  };
   /** The partitions this instance owns since the last rebalance, by topic (for status and tests). */
   assignment: Record<string, number[]> = {};
+  /** The topics the running consumer reads. */
+  topics: string[] = [];
   private readonly decoder: RecordDecoder;
   private readonly tables: TargetTables;
   private readonly mappers = new Map<string, Mapper>();
+  private readonly ctx: ApplyContext;
   /** Next offset per partition, as stored in the target: the source of truth. */
   private positions = new Map<string, bigint>();
   /** Partitions sought back to their stored position since the last assignment. */
   private sought = new Set<string>();
-  /** Partitions whose position was read from the target since the last assignment. */
-  private fresh = new Set<string>();
+  /** Whether the positions were read from the target since the last assignment. */
+  private fresh = false;
+  /** Source mode: records are held until their transactions are complete. */
+  private readonly source: SourceTransactions | undefined;
+  /** Source mode: the next offset not yet held, per partition. */
+  private held = new Map<string, bigint>();
   private consumer: Consumer | undefined;
-  private producer: Producer | undefined;
+  private relay: DeadLetterRelay | undefined;
+  private lettersWaiting = false;
+  /** Applies run one at a time: batches and the source mode's timer share the target session. */
+  private serial: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: MaterializerOptions) {
-    const { decode } = options.config;
+    const { config, target, classify } = options;
     this.decoder = new RecordDecoder({
-      binaryHandlingMode: decode.binaryHandlingMode,
-      maxRecordBytes: decode.maxRecordBytes,
+      binaryHandlingMode: config.decode.binaryHandlingMode,
+      maxRecordBytes: config.decode.maxRecordBytes,
     });
-    this.tables = new TargetTables(options.target, options.log);
+    const { enabled, idHeadroom } = config.overlay;
+    this.tables = new TargetTables(
+      target,
+      options.log,
+      enabled ? { idHeadroom: BigInt(idHeadroom) } : undefined,
+    );
+    this.ctx = {
+      target,
+      classify,
+      tables: this.tables,
+      groupId: config.kafka.groupId,
+      mappingFor: (topic) => this.mapperFor(topic)?.mapping,
+      onError: config.onError,
+      overlay: config.overlay.enabled,
+      onCommitted: (topic, partition, next) =>
+        this.positions.set(partitionKey(topic, partition), BigInt(next)),
+      expectedPosition: (topic, partition) => this.positions.get(partitionKey(topic, partition))?.toString(),
+    };
+    const { transactional, transactionTopic, transactionTimeoutMs } = config.apply;
+    if (transactional === "source" && transactionTopic) {
+      // Debezium names a collection's topic <prefix>.<collection>, and the metadata topic <prefix>.transaction.
+      const prefix = transactionTopic.slice(0, transactionTopic.lastIndexOf(".") + 1);
+      this.source = new SourceTransactions({
+        consumes: (collection) => resolveTable(config, `${prefix}${collection}`) !== undefined,
+        timeoutMs: transactionTimeoutMs,
+      });
+    }
+  }
+
+  /** What `GET /status` shows: where this instance is and what it has done. */
+  status(): Record<string, unknown> {
+    const { config } = this.options;
+    const positions: Record<string, string> = {};
+    for (const [key, next] of this.positions) {
+      const [topic, partition] = key.split("\u0000") as [string, string];
+      positions[`${topic}[${partition}]`] = next.toString();
+    }
+    return {
+      groupId: config.kafka.groupId,
+      transactional: config.apply.transactional,
+      overlay: config.overlay.enabled,
+      topics: this.topics,
+      assignment: this.assignment,
+      positions,
+      stats: { ...this.stats },
+      heldForTransactions: this.source?.size ?? 0,
+      idHeadroom: Object.fromEntries(this.tables.idHeadroom),
+    };
   }
 
   /** Runs until `signal` aborts (resolves) or a fatal error (rejects). Stops in reverse order of start. */
   async run(signal: AbortSignal): Promise<void> {
     const { config, kafka, target, log } = this.options;
     await target.prepare();
-    if (config.deadLetter.kind === "topic") {
-      this.producer = kafka.producer({ allowAutoTopicCreation: true });
-      await this.producer.connect();
+    const admin = kafka.admin();
+    const producer =
+      config.deadLetter.kind === "topic"
+        ? kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 })
+        : undefined;
+    try {
+      await admin.connect();
+      if (producer && config.deadLetter.kind === "topic") {
+        await producer.connect();
+        const { topic } = config.deadLetter;
+        this.relay = new DeadLetterRelay({ target, producer, topic, groupId: config.kafka.groupId });
+        this.lettersWaiting = true;
+        await this.relayLetters();
+      }
+      while (!signal.aborted) {
+        const topics = await this.topicsToRead(admin);
+        if (topics.length === 0) {
+          log.warn({ every: config.kafka.topicRefreshMs }, "no mapped topic exists yet; waiting");
+          await sleep(config.kafka.topicRefreshMs, signal);
+          continue;
+        }
+        await this.consume(topics, admin, signal);
+      }
+    } finally {
+      await producer?.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      await target.close();
     }
+  }
+
+  /** The existing topics the config maps (exactly or by pattern), and the transaction topic. */
+  private async topicsToRead(admin: Admin): Promise<string[]> {
+    const { config } = this.options;
+    const existing = await admin.listTopics();
+    const mapped = existing.filter((t) => resolveTable(config, t) !== undefined);
+    const txTopic = config.apply.transactionTopic;
+    if (this.source && txTopic && existing.includes(txTopic) && !mapped.includes(txTopic))
+      mapped.push(txTopic);
+    return mapped.sort();
+  }
+
+  /** One consumer's life: until `signal` aborts, a new mapped topic appears (resolves), or it fails. */
+  private async consume(topics: string[], admin: Admin, signal: AbortSignal): Promise<void> {
+    const { config, kafka, log } = this.options;
+    const renew = new AbortController();
+    const stop = AbortSignal.any([signal, renew.signal]);
     // Debezium records with schemas run to several KiB; larger fetches make larger transactions.
     const consumer = kafka.consumer({
       groupId: config.kafka.groupId,
@@ -73,11 +195,14 @@ export class Materializer {
       heartbeatInterval: Math.min(3000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
       maxBytesPerPartition: 16 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
+      maxWaitTimeInMs: FETCH_WAIT_MS,
+      ...(this.source ? { partitionAssigners: [allToOneAssigner] } : {}),
     });
     this.consumer = consumer;
+    this.topics = topics;
     let fatal: unknown;
     const stopped = new Promise<void>((resolve) => {
-      signal.addEventListener("abort", () => resolve(), { once: true });
+      stop.addEventListener("abort", () => resolve(), { once: true });
       consumer.on(consumer.events.CRASH, (event) => {
         if (!event.payload.restart) {
           fatal = event.payload.error;
@@ -85,32 +210,70 @@ export class Materializer {
         }
       });
     });
+    const fail = (error: unknown) => {
+      fatal = error;
+      renew.abort();
+    };
     // A rebalance may hand us partitions another instance advanced: what we knew is stale, and
     // each partition's position is read again from the target before its next batch.
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.sought.clear();
-      this.fresh.clear();
+      this.fresh = false;
+      this.held.clear();
+      this.source?.clear();
       this.assignment = event.payload.memberAssignment;
     });
+    const watch = setInterval(() => {
+      this.topicsToRead(admin).then(
+        (now) => {
+          const added = now.filter((t) => !topics.includes(t));
+          if (added.length === 0) return;
+          log.info({ topics: added }, "new mapped topics: subscribing");
+          renew.abort();
+        },
+        (error) => log.warn({ err: error }, "listing topics failed; trying again later"),
+      );
+    }, config.kafka.topicRefreshMs);
+    const ids = config.overlay.enabled
+      ? setInterval(() => {
+          this.serialized(() => this.tables.checkIds()).catch((error: unknown) =>
+            log.warn({ err: error }, "checking the shadow's id headroom failed; trying again later"),
+          );
+        }, config.overlay.idCheckMs)
+      : undefined;
+    // Source mode: a transaction may become committable with no new record (its timeout ran out).
+    const tick = this.source
+      ? setInterval(() => {
+          if (this.source!.size > 0) this.serialized(() => this.drain(stop)).catch(fail);
+        }, 1000)
+      : undefined;
     try {
       await consumer.connect();
-      await consumer.subscribe({
-        topics: topicSubscriptions(config),
-        fromBeginning: config.kafka.fromBeginning,
-      });
+      await consumer.subscribe({ topics, fromBeginning: config.kafka.fromBeginning });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: (payload) => this.eachBatch(payload, signal),
+        eachBatch: (payload) => this.eachBatch(payload, stop),
       });
-      log.info({ groupId: config.kafka.groupId, tables: config.tables.length }, "materializer running");
+      log.info(
+        { groupId: config.kafka.groupId, topics: topics.length, transactional: config.apply.transactional },
+        "materializer running",
+      );
       await stopped;
     } finally {
+      clearInterval(watch);
+      clearInterval(tick);
+      clearInterval(ids);
       await consumer.disconnect().catch(() => undefined);
-      await this.producer?.disconnect().catch(() => undefined);
-      await target.close();
+      await this.serial.catch(() => undefined);
     }
     if (fatal) throw fatal;
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(work, work);
+    this.serial = run.catch(() => undefined);
+    return run;
   }
 
   private async loadPositions(): Promise<void> {
@@ -129,14 +292,14 @@ export class Materializer {
     return mapper;
   }
 
-  private async eachBatch(payload: EachBatchPayload, signal: AbortSignal): Promise<void> {
+  private async eachBatch(payload: EachBatchPayload, stop: AbortSignal): Promise<void> {
     const { batch, heartbeat, resolveOffset, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
     const key = partitionKey(topic, partition);
-    if (!this.fresh.has(key)) {
+    if (!this.fresh) {
       await this.loadPositions();
-      this.fresh.add(key);
+      this.fresh = true;
     }
     const stored = this.positions.get(key);
     const first = BigInt(batch.firstOffset()!);
@@ -147,9 +310,13 @@ export class Materializer {
       return;
     }
     const mapper = this.mapperFor(topic);
-    if (!mapper) return;
+    const isTransactionTopic =
+      this.source !== undefined && topic === this.options.config.apply.transactionTopic;
+    if (!mapper && !isTransactionTopic) return;
+    // Below `floor`: applied already, or (source mode) held in memory.
+    const floor = this.held.get(key) ?? stored;
     const records: KafkaRecord[] = batch.messages
-      .filter((m) => stored === undefined || BigInt(m.offset) >= stored)
+      .filter((m) => floor === undefined || BigInt(m.offset) >= floor)
       .map((m) => ({
         topic,
         partition,
@@ -162,75 +329,105 @@ export class Materializer {
       resolveOffset(batch.lastOffset());
       return;
     }
-    let items = prepareItems(records, this.decoder, mapper);
-    const ctx: ApplyContext = {
-      target: this.options.target,
-      classify: this.options.classify,
-      tables: this.tables,
-      groupId: this.options.config.kafka.groupId,
-      mapping: mapper.mapping,
-      deadLetterSink:
-        this.options.config.deadLetter.kind === "table"
-          ? "table"
-          : (letters) => this.produceDeadLetters(letters),
-      onError: this.options.config.onError,
-      onCommitted: (next) => this.positions.set(key, BigInt(next)),
-      expectedPosition: () => this.positions.get(key)?.toString(),
-    };
+    const items = prepareItems(records, this.decoder, mapper);
+    if (this.source) {
+      this.source.add(items);
+      this.held.set(key, BigInt(records.at(-1)!.offset) + 1n);
+      resolveOffset(batch.lastOffset());
+      await this.serialized(() => this.drain(stop, heartbeat));
+      await heartbeat();
+      return;
+    }
+    const owned = () => isRunning() && !isStale();
+    const { batchSize } = this.options.config.apply;
+    for (let start = 0; start < items.length; start += batchSize) {
+      await this.serialized(() => this.apply(items.slice(start, start + batchSize), stop, heartbeat, owned));
+      resolveOffset((this.positions.get(key)! - 1n).toString());
+      await this.commitOffsets([key]);
+      await heartbeat();
+    }
+  }
+
+  /** Source mode: applies what the held transactions allow, as one database transaction. */
+  private async drain(stop: AbortSignal, heartbeat?: () => Promise<void>): Promise<void> {
+    const { items, givenUp } = this.source!.take();
+    for (const tx of givenUp) {
+      this.stats.incompleteTransactions++;
+      this.options.log.warn(
+        { transaction: tx.group, missing: tx.missing },
+        "source transaction committed without all its events",
+      );
+    }
+    if (items.length === 0) return;
+    await this.apply(items, stop, heartbeat, () => true);
+    const keys = new Set(items.map((i) => partitionKey(i.record.topic, i.record.partition)));
+    await this.commitOffsets([...keys]);
+  }
+
+  /** Applies items (of one partition or several), retrying what may pass with backoff. */
+  private async apply(
+    items: Item[],
+    stop: AbortSignal,
+    heartbeat: (() => Promise<void>) | undefined,
+    owned: () => boolean,
+  ): Promise<void> {
+    const { log } = this.options;
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await applyItems(ctx, items);
+        const result = await applyItems(this.ctx, items);
         this.stats.applied += result.applied;
         this.stats.deadLetters += result.deadLetters.length;
         this.stats.batches++;
+        this.stats.toCopy += result.toCopy;
+        this.stats.lostInserts += result.lostInserts;
+        this.stats.hidden += result.hidden;
         for (const letter of result.deadLetters) {
-          this.options.log.warn(
-            { topic, partition, offset: letter.offset, code: letter.code },
-            letter.message,
-          );
+          const { topic, partition, offset, code } = letter;
+          log.warn({ topic, partition, offset, code }, letter.message);
         }
-        break;
+        if (result.deadLetters.length > 0) this.lettersWaiting = true;
+        await this.relayLetters();
+        return;
       } catch (error) {
         const retriable = error instanceof ShadowdbError && error.retriable;
-        if (!retriable || signal.aborted || !isRunning() || isStale()) throw error;
+        if (!retriable || stop.aborted || !owned()) throw error;
         this.stats.retries++;
         const delay = backoffDelay(attempt);
-        this.options.log.warn(
-          { err: error, topic, partition, attempt, delay: Math.round(delay) },
-          "retrying batch",
-        );
-        await sleep(delay, signal);
-        await heartbeat();
+        log.warn({ err: error, attempt, delay: Math.round(delay) }, "retrying batch");
+        await sleep(delay, stop);
+        await heartbeat?.();
         // Fenced: another instance moved the partition on; learn where it is before going on.
         if (error instanceof ShadowdbError && error.code === "APPLY_FENCED") await this.loadPositions();
         // Part of the batch may have been committed record by record before the failure.
-        const next = this.positions.get(key);
-        if (next !== undefined) items = items.filter((i) => BigInt(i.record.offset) >= next);
-        if (items.length === 0) break;
+        items = items.filter((i) => {
+          const next = this.positions.get(partitionKey(i.record.topic, i.record.partition));
+          return next === undefined || BigInt(i.record.offset) >= next;
+        });
+        if (items.length === 0) return;
       }
     }
-    const next = this.positions.get(key)!;
-    resolveOffset((next - 1n).toString());
-    await this.consumer!.commitOffsets([{ topic, partition, offset: next.toString() }]);
-    await heartbeat();
   }
 
-  private async produceDeadLetters(letters: DeadLetter[]): Promise<void> {
-    const { config } = this.options;
-    if (config.deadLetter.kind !== "topic" || !this.producer) return;
-    await this.producer.send({
-      topic: config.deadLetter.topic,
-      messages: letters.map((l) => ({
-        key: l.key,
-        value: l.value,
-        headers: {
-          "shadowdb.error.code": l.code,
-          "shadowdb.error.message": l.message,
-          "shadowdb.source.topic": l.topic,
-          "shadowdb.source.partition": String(l.partition),
-          "shadowdb.source.offset": l.offset,
-        },
-      })),
+  /** Kafka's group offsets, for lag tools; the target holds the truth, so a failure only waits. */
+  private async commitOffsets(keys: string[]): Promise<void> {
+    const offsets = keys.flatMap((key) => {
+      const next = this.positions.get(key);
+      const [topic, partition] = key.split("\u0000") as [string, string];
+      return next === undefined ? [] : [{ topic, partition: Number(partition), offset: next.toString() }];
     });
+    await this.consumer!.commitOffsets(offsets).catch((error: unknown) =>
+      this.options.log.debug({ err: error }, "committing group offsets failed; the next commit catches up"),
+    );
+  }
+
+  /** Sends stored dead letters to the topic store; on failure they wait for the next commit. */
+  private async relayLetters(): Promise<void> {
+    if (!this.relay || !this.lettersWaiting) return;
+    try {
+      await this.relay.flush();
+      this.lettersWaiting = false;
+    } catch (error) {
+      this.options.log.warn({ err: error }, "sending dead letters to their topic failed; they stay stored");
+    }
   }
 }

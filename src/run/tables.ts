@@ -7,7 +7,8 @@
 import type { TableMapping } from "../config/index.ts";
 import type { Column } from "../decode/index.ts";
 import type { Logger } from "../log.ts";
-import type { QualifiedName, TableShape, Target } from "../target/dialect.ts";
+import { overlayNames } from "../overlay/names.ts";
+import type { IdHeadroom, QualifiedName, TableShape, Target } from "../target/dialect.ts";
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
@@ -17,10 +18,21 @@ export class TargetTables {
   private readonly firstSeen = new Map<string, Set<string>>();
   /** Event columns the target lacks and shadowdb does not add, per table, reported once each. */
   readonly skipped = new Map<string, Set<string>>();
+  /** Tables whose overlay is installed for their current columns. */
+  private readonly overlaid = new Set<string>();
+  /** Every table whose overlay this process installed, for the periodic id check. */
+  private readonly installed = new Map<string, QualifiedName>();
+  /** The last id headroom seen per table and column (for status and metrics). */
+  readonly idHeadroom = new Map<string, IdHeadroom[]>();
 
   constructor(
     private readonly target: Target,
     private readonly log: Logger,
+    /**
+     * Install each table's overlay before its first write (and again when it gains columns), and
+     * keep the shadow's own ids `idHeadroom` above production's.
+     */
+    private readonly overlay?: { idHeadroom: bigint },
   ) {}
 
   async shapeFor(mapping: TableMapping, columns: Column[], key: string[]): Promise<TableShape> {
@@ -45,6 +57,7 @@ export class TargetTables {
         this.log.info({ table: id, columns: addable.map((c) => c.name) }, "adding columns the events carry");
         await this.target.addColumns(name, addable);
         shape = (await this.target.describe(name))!;
+        this.overlaid.delete(id);
       }
     }
     for (const c of columns) {
@@ -55,12 +68,39 @@ export class TargetTables {
       seen.add(c.name);
       this.skipped.set(id, seen);
     }
+    if (this.overlay && !this.overlaid.has(id)) {
+      await this.target.installOverlay(overlayNames(name));
+      this.overlaid.add(id);
+      this.installed.set(id, name);
+      await this.checkIds(name);
+    }
     this.shapes.set(id, shape);
     return shape;
+  }
+
+  /**
+   * Moves the shadow's sequences / AUTO_INCREMENT clear of production's ids where they came
+   * close (production keeps inserting), and warns where even that cannot restore the headroom.
+   */
+  async checkIds(only?: QualifiedName): Promise<void> {
+    if (!this.overlay) return;
+    const { idHeadroom } = this.overlay;
+    for (const name of only ? [only] : this.installed.values()) {
+      const id = `${name.schema}.${name.name}`;
+      const columns = await this.target.ensureIdHeadroom(overlayNames(name), idHeadroom);
+      this.idHeadroom.set(id, columns);
+      for (const c of columns) {
+        if (c.moved) this.log.info({ table: id, ...c }, "moved the shadow's ids above production's");
+        if (BigInt(c.remaining) < idHeadroom / 2n)
+          this.log.warn({ table: id, ...c }, "id headroom is low: the shadow's ids may meet production's");
+      }
+    }
   }
 
   /** After a schema error the cached shape may be stale: look the table up again next time. */
   forget(): void {
     this.shapes.clear();
+    // The shadow's migration may have changed the table: the overlay's copy follows on reinstall.
+    this.overlaid.clear();
   }
 }

@@ -43,6 +43,69 @@ export interface DeadLetter {
   message: string;
 }
 
+/** A dead letter as stored in the target, with the row id that removes it once sent on. */
+export interface StoredDeadLetter extends DeadLetter {
+  id: string;
+}
+
+/**
+ * A table's copy-on-write overlay (DESIGN.md §3), named by src/overlay/names.ts. `owned` holds
+ * the keys the shadow has written (key columns + owned_at + how); `copy` has the table's columns
+ * and holds production's current version of each owned row that production has.
+ */
+export interface OverlayNames {
+  table: QualifiedName;
+  owned: QualifiedName;
+  copy: QualifiedName;
+  /** Trigger (or trigger function) names, per event: "ins", "upd", "del", "trunc", "fn". */
+  trigger: (event: "ins" | "upd" | "del" | "trunc" | "fn") => string;
+}
+
+/** How an overlay-aware write went: the conflict paths it took, for tests, metrics and notes. */
+export interface WriteOutcome {
+  /** Upserts and deletes that went to the production copy because their key is owned. */
+  toCopy: number;
+  /** Inserts of keys absent when locked that a shadow insert took first (re-routed to the copy). */
+  lostInserts: number;
+  /**
+   * Production rows kept aside in the copy because they collide with an overlay row on another
+   * unique key (their key is then owned with how 'c', and reset brings them back).
+   */
+  hidden: number;
+}
+
+/** How far the shadow's own ids are from production's, per sequence / AUTO_INCREMENT column. */
+export interface IdHeadroom {
+  column: string;
+  /** The highest id production has (in the table outside the overlay, or in the copy). */
+  productionMax: string | null;
+  /** The next id the shadow's own inserts will get. */
+  next: string;
+  /** next - productionMax - 1: how many more ids production can take before they collide. */
+  remaining: string;
+  /** Whether this call moved the sequence / AUTO_INCREMENT up. */
+  moved: boolean;
+}
+
+/** One overlay row against production: values as the database renders them as text. */
+export interface RowDiff {
+  /** hidden: a production row kept aside by a unique conflict with an overlay row. */
+  kind: "inserted" | "updated" | "deleted" | "hidden";
+  key: Record<string, string | null>;
+  /** inserted: the shadow's row; deleted and hidden: production's row; updated: both. */
+  shadow?: Record<string, string | null>;
+  production?: Record<string, string | null>;
+  /** updated: the columns that differ (noise columns left out), production → shadow. */
+  changed?: { column: string; production: string | null; shadow: string | null }[];
+}
+
+export interface TableDiff {
+  table: QualifiedName;
+  /** Keys the shadow owns (rows whose versions agree are owned but not listed). */
+  owned: number;
+  rows: RowDiff[];
+}
+
 /** Row changes for one table, already coalesced: the apply step's unit of work. */
 export interface TableWrite {
   table: TableShape;
@@ -53,12 +116,14 @@ export interface TableWrite {
   /** Key column values of rows to delete. */
   deletes: Record<string, Value>[];
   truncate: boolean;
+  /** Set when the overlay is on: changes to owned keys go to the production copy instead. */
+  overlay?: OverlayNames;
 }
 
 export interface TargetTransaction {
   /** Locks the partition's position row for this transaction and returns its next offset, if any. */
   lockPosition(groupId: string, topic: string, partition: number): Promise<string | undefined>;
-  write(write: TableWrite): Promise<void>;
+  write(write: TableWrite): Promise<WriteOutcome>;
   savePositions(groupId: string, positions: Position[]): Promise<void>;
   saveDeadLetters(groupId: string, letters: DeadLetter[]): Promise<void>;
 }
@@ -71,6 +136,33 @@ export interface Target {
   createTable(name: QualifiedName, columns: Column[], primaryKey: string[]): Promise<void>;
   addColumns(name: QualifiedName, columns: Column[]): Promise<void>;
   readPositions(groupId: string): Promise<Position[]>;
+  /** The oldest stored dead letters of a group (the outbox of a topic store), at most `limit`. */
+  storedDeadLetters(groupId: string, limit: number): Promise<StoredDeadLetter[]>;
+  /** Removes stored dead letters by id, once the topic store has acknowledged them. */
+  removeDeadLetters(ids: string[]): Promise<void>;
+  /**
+   * Creates the overlay of a table if it is missing (ownership and copy tables, triggers, the
+   * registry row), and adds to the copy any column the table has gained. Idempotent.
+   */
+  installOverlay(names: OverlayNames): Promise<void>;
+  /** The tables whose overlay is installed, from the registry (shadowdb_overlays). */
+  listOverlays(): Promise<QualifiedName[]>;
+  /** Drops the overlay's triggers and tables; the table and every row in it stay as they are. */
+  uninstallOverlay(names: OverlayNames): Promise<void>;
+  /**
+   * Puts production's version back into owned rows and forgets their ownership: every owned key,
+   * or those given (key column → value). Online: serialised with apply per table. Returns how
+   * many keys were reset.
+   */
+  resetOverlay(names: OverlayNames, keys?: Record<string, Value>[]): Promise<number>;
+  /**
+   * Keeps the shadow's own ids clear of production's: every sequence / identity (PostgreSQL) or
+   * AUTO_INCREMENT (MySQL) column of the table whose next value is within headroom / 2 of
+   * production's highest id moves to production's highest id + headroom. Idempotent.
+   */
+  ensureIdHeadroom(names: OverlayNames, headroom: bigint): Promise<IdHeadroom[]>;
+  /** Owned rows against production's versions, leaving out `ignore` columns. */
+  diffOverlay(names: OverlayNames, ignore: string[]): Promise<TableDiff>;
   /** Runs `work` in one database transaction on the apply session (which the overlay triggers skip). */
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;

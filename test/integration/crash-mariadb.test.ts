@@ -4,22 +4,10 @@
  * twice (see test/support/crash.ts).
  */
 import { after, test } from "node:test";
-import mysql, { type ResultSetHeader } from "mysql2/promise";
-import { type CrashEngine, cleanUp, crashTest, newCrashRun, type Sql } from "../support/crash.ts";
+import { type CrashEngine, cleanUp, crashTest, newCrashRun } from "../support/crash.ts";
+import { connectMariadb } from "../support/engines.ts";
 import { services } from "../support/env.ts";
 import type { Services } from "../support/services.ts";
-
-async function connect(url: string): Promise<Sql> {
-  const conn = await mysql.createConnection(url);
-  return {
-    async query(text, params) {
-      const [result] = await conn.query(text, params);
-      if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], affected: 0 };
-      return { rows: [], affected: (result as ResultSetHeader).affectedRows };
-    },
-    end: () => conn.end(),
-  };
-}
 
 function mariadb(env: Services): CrashEngine {
   return {
@@ -30,8 +18,8 @@ function mariadb(env: Services): CrashEngine {
     topic: (table) => `${env.SHADOWDB_MY_TOPIC_PREFIX}.prod.${table}`,
     target: (table) => `shadow.${table}`,
     deadLetterTable: "shadow.shadowdb_dead_letters",
-    connectProd: () => connect(env.SHADOWDB_MY_PROD_URL),
-    connectShadow: () => connect(env.SHADOWDB_MY_SHADOW_URL),
+    connectProd: () => connectMariadb(env.SHADOWDB_MY_PROD_URL),
+    connectShadow: () => connectMariadb(env.SHADOWDB_MY_SHADOW_URL),
     param: () => "?",
     updateSql: (table, tag, from, to) =>
       `UPDATE ${table} SET version = version + 1, payload = CONCAT('${tag}-', MD5(RAND())) WHERE id BETWEEN ${from} AND ${to}`,

@@ -1,25 +1,13 @@
 /**
  * Crash test, PostgreSQL → Debezium → Kafka → `shadowdb run` → PostgreSQL: ≥ 100k changes while
  * the real CLI is killed with SIGKILL at random moments and restarted; no change is lost or
- * applied twice (see test/support/crash.ts).
+ * applied twice (see test/support/crash.ts). Once per table, once in source-transaction mode.
  */
 import { after, test } from "node:test";
-import pg from "pg";
-import { type CrashEngine, cleanUp, crashTest, newCrashRun, type Sql } from "../support/crash.ts";
+import { type CrashEngine, cleanUp, crashTest, newCrashRun } from "../support/crash.ts";
+import { connectPostgres } from "../support/engines.ts";
 import { services } from "../support/env.ts";
 import type { Services } from "../support/services.ts";
-
-async function connect(url: string): Promise<Sql> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return {
-    async query(text, params) {
-      const result = await client.query(text, params);
-      return { rows: result.rows, affected: result.rowCount ?? 0 };
-    },
-    end: () => client.end(),
-  };
-}
 
 function postgres(env: Services): CrashEngine {
   return {
@@ -30,8 +18,8 @@ function postgres(env: Services): CrashEngine {
     topic: (table) => `${env.SHADOWDB_PG_TOPIC_PREFIX}.public.${table}`,
     target: (table) => `public.${table}`,
     deadLetterTable: "public.shadowdb_dead_letters",
-    connectProd: () => connect(env.SHADOWDB_PG_PROD_URL),
-    connectShadow: () => connect(env.SHADOWDB_PG_SHADOW_URL),
+    connectProd: () => connectPostgres(env.SHADOWDB_PG_PROD_URL),
+    connectShadow: () => connectPostgres(env.SHADOWDB_PG_SHADOW_URL),
     param: (i) => `$${i}`,
     updateSql: (table, tag, from, to) =>
       `UPDATE ${table} SET version = version + 1, payload = '${tag}-' || md5(random()::text) WHERE id BETWEEN ${from} AND ${to}`,
@@ -41,10 +29,12 @@ function postgres(env: Services): CrashEngine {
 }
 
 const run = newCrashRun();
+const sourceRun = newCrashRun();
 let engine: CrashEngine | undefined;
 
 after(async () => {
   if (engine) await cleanUp(engine, run);
+  if (engine) await cleanUp(engine, sourceRun);
 });
 
 test("kill -9 during ≥ 100k changes, several times: nothing lost, nothing applied twice", {
@@ -52,4 +42,11 @@ test("kill -9 during ≥ 100k changes, several times: nothing lost, nothing appl
 }, async () => {
   engine = postgres(await services());
   await crashTest(engine, run);
+});
+
+test("the same in source-transaction mode", { timeout: 170_000 }, async () => {
+  const env = await services();
+  engine = postgres(env);
+  sourceRun.transactionTopic = `${env.SHADOWDB_PG_TOPIC_PREFIX}.transaction`;
+  await crashTest(engine, sourceRun);
 });

@@ -12,6 +12,7 @@ import { mariadbText } from "../fixtures/harness.ts";
 import { services } from "../support/env.ts";
 import { kafkaClient, waitForTopic } from "../support/kafka.ts";
 import { eventually, startMaterializer } from "../support/materialize.ts";
+import { uninstallOverlays } from "../support/overlay.ts";
 
 const suffix = randomBytes(4).toString("hex");
 const table = `mt_all_${suffix}`;
@@ -75,6 +76,8 @@ before(async () => {
 });
 
 after(async () => {
+  const env = await services();
+  await uninstallOverlays("mysql", env.SHADOWDB_MY_SHADOW_URL, [{ schema: "shadow", name: table }]);
   for (const c of [prod, shadow]) {
     await c?.query(`DROP TABLE IF EXISTS ${table}`);
     await c

@@ -11,6 +11,7 @@ import { postgresAllTypes } from "../fixtures/alltypes.ts";
 import { services } from "../support/env.ts";
 import { kafkaClient, waitForTopic } from "../support/kafka.ts";
 import { eventually, startMaterializer } from "../support/materialize.ts";
+import { uninstallOverlays } from "../support/overlay.ts";
 
 const suffix = randomBytes(4).toString("hex");
 const table = `mt_all_${suffix}`;
@@ -74,6 +75,8 @@ before(async () => {
 });
 
 after(async () => {
+  const env = await services();
+  await uninstallOverlays("postgres", env.SHADOWDB_PG_SHADOW_URL, [{ schema: "public", name: table }]);
   for (const c of [prod, shadow]) {
     await c?.query(`DROP TABLE IF EXISTS ${table}`);
     await c?.query(`DROP TYPE IF EXISTS ${mood}`);

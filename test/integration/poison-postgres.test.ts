@@ -8,8 +8,9 @@ import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import { services } from "../support/env.ts";
-import { kafkaClient, waitForTopic } from "../support/kafka.ts";
+import { collect, kafkaClient, type RawMessage, waitForTopic } from "../support/kafka.ts";
 import { eventually, startMaterializer } from "../support/materialize.ts";
+import { uninstallOverlays } from "../support/overlay.ts";
 
 const suffix = randomBytes(4).toString("hex");
 const table = `poison_${suffix}`;
@@ -28,6 +29,8 @@ before(async () => {
 });
 
 after(async () => {
+  const env = await services();
+  await uninstallOverlays("postgres", env.SHADOWDB_PG_SHADOW_URL, [{ schema: "public", name: table }]);
   for (const c of [prod, shadow]) {
     await c?.query(`DROP TABLE IF EXISTS ${table}`);
     await c
@@ -40,11 +43,18 @@ after(async () => {
   }
 });
 
-const config = (group: string, topic: string, url: string, brokers: string, onError = "dlq") => `
+const config = (
+  group: string,
+  topic: string,
+  url: string,
+  brokers: string,
+  onError = "dlq",
+  deadLetter = '{ table: "public.shadowdb_dead_letters" }',
+) => `
 kafka: { brokers: "${brokers}", groupId: "${group}" }
 target: { dialect: postgres, url: "${url}" }
 tables: [ { topic: "${topic}", table: "public.${table}" } ]
-deadLetter: { table: "public.shadowdb_dead_letters" }
+deadLetter: ${deadLetter}
 onError: ${onError}
 http: { port: 0 }
 `;
@@ -106,6 +116,61 @@ test("an undecodable record and a refused row become dead letters; the rest is a
   assert.equal(letters[0].record_value.toString(), '{"schema": {"type": "struct", "fie', "its raw bytes");
   assert.match(letters[1].record_value.toString(), /"qty":5000/);
   assert.equal(running.materializer.stats.deadLetters, 2);
+});
+
+test("with a topic store each bad record reaches the topic once, through the outbox", async () => {
+  const env = await services();
+  const kafka = kafkaClient(env.SHADOWDB_KAFKA_BROKERS);
+  const topic = `${env.SHADOWDB_PG_TOPIC_PREFIX}.public.${table}`;
+  const group = `test-${suffix}-topic`;
+  const dlq = `test-${suffix}.dlq`;
+  // The same records as the first test, read again by another group: the refused row sends the
+  // batch record by record after the undecodable one was already set aside in the batch attempt.
+  const running = await startMaterializer(
+    config(
+      group,
+      topic,
+      env.SHADOWDB_PG_SHADOW_URL,
+      env.SHADOWDB_KAFKA_BROKERS,
+      "dlq",
+      `{ topic: "${dlq}" }`,
+    ),
+  );
+  try {
+    await eventually(
+      "both letters stored and sent",
+      async () => {
+        const n = running.materializer.stats.deadLetters;
+        // The outbox appears when the materializer has prepared the target.
+        const waiting = await shadow
+          .query("SELECT count(*)::int AS n FROM shadowdb_dlq_outbox WHERE group_id = $1", [group])
+          .then(({ rows }) => rows[0].n as number, String);
+        return n === 2 && waiting === 0 ? true : `${n} set aside, ${waiting} waiting in the outbox`;
+      },
+      90_000,
+      running,
+    );
+  } finally {
+    await running.stop();
+  }
+  await waitForTopic(kafka, dlq);
+  // Read well past the two letters: a duplicate would arrive with them.
+  const letters = await collect(kafka, [dlq], () => false, 5_000).catch((error: unknown) => {
+    const partial = (error as { messages?: RawMessage[] }).messages;
+    if (partial) return partial;
+    throw error;
+  });
+  assert.deepEqual(
+    letters.map((l) => [
+      String(l.headers["shadowdb.source.topic"]),
+      String(l.headers["shadowdb.error.code"]),
+    ]),
+    [
+      [topic, "DECODE_MALFORMED_JSON"],
+      [topic, "TARGET_CONSTRAINT"],
+    ],
+  );
+  assert.equal(letters[0]!.value?.toString(), '{"schema": {"type": "struct", "fie', "its raw bytes");
 });
 
 test("onError: stop halts at the first bad record without moving past it", async () => {

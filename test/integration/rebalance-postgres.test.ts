@@ -10,6 +10,7 @@ import pg from "pg";
 import { services } from "../support/env.ts";
 import { kafkaClient, waitForTopic } from "../support/kafka.ts";
 import { eventually, type Running, startMaterializer } from "../support/materialize.ts";
+import { uninstallOverlays } from "../support/overlay.ts";
 
 const suffix = randomBytes(4).toString("hex");
 const tables = [`rb_a_${suffix}`, `rb_b_${suffix}`, `rb_c_${suffix}`];
@@ -31,6 +32,9 @@ before(async () => {
 });
 
 after(async () => {
+  const env = await services();
+  const names = tables.map((name) => ({ schema: "public", name }));
+  await uninstallOverlays("postgres", env.SHADOWDB_PG_SHADOW_URL, names);
   for (const c of [prod, shadow]) {
     for (const t of tables) await c?.query(`DROP TABLE IF EXISTS ${t}`);
     await c?.query("DELETE FROM shadowdb_positions WHERE group_id = $1", [group]).catch(() => undefined);

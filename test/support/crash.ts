@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import type { Kafka } from "kafkajs";
 import { kafkaClient, waitForTopic } from "./kafka.ts";
 import { eventually } from "./materialize.ts";
+import { uninstallOverlays } from "./overlay.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -238,6 +239,8 @@ export interface CrashRun {
   table: string;
   groupId: string;
   configFile: string;
+  /** Set: the run applies in source-transaction mode, reading this metadata topic. */
+  transactionTopic?: string;
   prod?: Sql;
   shadow?: Sql;
   watcherDb?: Sql;
@@ -247,9 +250,10 @@ export interface CrashRun {
   stopWriter?: () => void;
 }
 
-export function newCrashRun(): CrashRun {
+export function newCrashRun(transactionTopic?: string): CrashRun {
   const suffix = randomBytes(4).toString("hex");
   return {
+    transactionTopic,
     table: `crash_${suffix}`,
     groupId: `crash-${suffix}`,
     configFile: join(tmpdir(), `shadowdb-crash-${suffix}.yaml`),
@@ -327,7 +331,7 @@ tables: [ { topic: "${engine.topic(run.table)}", table: "${engine.target(run.tab
 deadLetter: { table: "${engine.deadLetterTable}" }
 http: { port: 0 }
 log: { level: info }
-`;
+${run.transactionTopic ? `apply: { transactional: source, transactionTopic: "${run.transactionTopic}" }\n` : ""}`;
 }
 
 /** true, or where the tables first differ. */
@@ -557,6 +561,8 @@ export async function cleanUp(engine: CrashEngine, run: CrashRun): Promise<void>
   await quietly(() => run.writer);
   await quietly(() => run.watcher?.stop());
   await quietly(() => run.watcherDb?.end());
+  const [schema] = engine.target(run.table).split(".") as [string];
+  await quietly(() => uninstallOverlays(engine.dialect, engine.shadowUrl, [{ schema, name: run.table }]));
   await quietly(() => run.prod?.query(`DROP TABLE IF EXISTS ${run.table}`));
   await quietly(() => run.shadow?.query(`DROP TABLE IF EXISTS ${run.table}`));
   await quietly(() =>

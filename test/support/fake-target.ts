@@ -12,8 +12,12 @@ import { errorCodes } from "../../src/errors.ts";
 import type {
   ClassifiedError,
   DeadLetter,
+  IdHeadroom,
+  OverlayNames,
   Position,
   QualifiedName,
+  StoredDeadLetter,
+  TableDiff,
   TableShape,
   TableWrite,
   Target,
@@ -60,7 +64,7 @@ interface State {
   shapes: Map<string, TableShape>;
   rows: Map<string, Map<string, Row>>;
   positions: Map<string, Map<string, Position>>;
-  deadLetters: { groupId: string; letter: DeadLetter }[];
+  deadLetters: { id: string; groupId: string; letter: DeadLetter }[];
 }
 
 function copy(state: State): State {
@@ -78,6 +82,7 @@ export class FakeTarget implements Target {
   readonly transactions: RecordedTransaction[] = [];
   /** describe / createTable / addColumns, in order, with the table's name. */
   readonly schemaCalls: string[] = [];
+  private letterIds = 0;
   /** Return an error to make that operation throw it (the transaction then rolls back). */
   failOn: (operation: Operation) => unknown = () => undefined;
 
@@ -153,8 +158,45 @@ export class FakeTarget implements Target {
     this.state.shapes.set(tableId(name), { ...shape, columns: all });
   }
 
+  async installOverlay(names: OverlayNames): Promise<void> {
+    this.schemaCalls.push(`installOverlay ${tableId(names.table)}`);
+  }
+
+  async uninstallOverlay(names: OverlayNames): Promise<void> {
+    this.schemaCalls.push(`uninstallOverlay ${tableId(names.table)}`);
+  }
+
+  async ensureIdHeadroom(names: OverlayNames): Promise<IdHeadroom[]> {
+    this.schemaCalls.push(`ensureIdHeadroom ${tableId(names.table)}`);
+    return [];
+  }
+
+  async listOverlays(): Promise<QualifiedName[]> {
+    return [];
+  }
+
+  async resetOverlay(): Promise<number> {
+    throw new Error("FakeTarget has no overlay");
+  }
+
+  async diffOverlay(): Promise<TableDiff> {
+    throw new Error("FakeTarget has no overlay");
+  }
+
   async readPositions(groupId: string): Promise<Position[]> {
     return this.positionsOf(groupId);
+  }
+
+  async storedDeadLetters(groupId: string, limit: number): Promise<StoredDeadLetter[]> {
+    return this.state.deadLetters
+      .filter((d) => d.groupId === groupId)
+      .slice(0, limit)
+      .map((d) => ({ ...d.letter, id: d.id }));
+  }
+
+  async removeDeadLetters(ids: string[]): Promise<void> {
+    const gone = new Set(ids);
+    this.state.deadLetters = this.state.deadLetters.filter((d) => !gone.has(d.id));
   }
 
   async transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {
@@ -171,7 +213,11 @@ export class FakeTarget implements Target {
       // A read under lock in a real database: not an operation the tests account for.
       lockPosition: async (groupId, topic, partition) =>
         staged.positions.get(groupId)?.get(`${topic}\u0000${partition}`)?.offset,
-      write: async (write) => run({ op: "write", write }, () => applyWrite(staged, write)),
+      // Overlay routing is the dialects' (tested on the real databases); the fake records the names.
+      write: async (write) => {
+        await run({ op: "write", write }, () => applyWrite(staged, write));
+        return { toCopy: 0, lostInserts: 0, hidden: 0 };
+      },
       savePositions: async (groupId, positions) =>
         run({ op: "savePositions", groupId, positions }, () => {
           const group = staged.positions.get(groupId) ?? new Map<string, Position>();
@@ -180,7 +226,8 @@ export class FakeTarget implements Target {
         }),
       saveDeadLetters: async (groupId, letters) =>
         run({ op: "saveDeadLetters", groupId, letters }, () => {
-          for (const letter of letters) staged.deadLetters.push({ groupId, letter });
+          for (const letter of letters)
+            staged.deadLetters.push({ id: String(++this.letterIds), groupId, letter });
         }),
     };
     try {

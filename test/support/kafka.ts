@@ -48,7 +48,16 @@ export async function collect(
     await consumer.subscribe({ topics, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`collected ${messages.length} messages from ${topics.join(",")}, not done`)),
+        // What came is attached: a caller that waits for duplicates expects the timeout.
+        () =>
+          reject(
+            Object.assign(
+              new Error(`collected ${messages.length} messages from ${topics.join(",")}, not done`),
+              {
+                messages,
+              },
+            ),
+          ),
         timeoutMs,
       );
       consumer

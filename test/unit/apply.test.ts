@@ -77,12 +77,16 @@ function setup(
   const ctx: ApplyContext = {
     target,
     classify: fakeClassify,
-    tables: new TargetTables(target, createLogger("silent")),
+    tables: new TargetTables(
+      target,
+      createLogger("silent"),
+      options.ctx?.overlay ? { idHeadroom: 1_000_000_000n } : undefined,
+    ),
     groupId,
-    mapping,
-    deadLetterSink: "table",
+    mappingFor: (t) => (t === topic ? mapping : undefined),
     onError: "dlq",
-    onCommitted: (next) => committed.push(next),
+    overlay: false,
+    onCommitted: (_topic, _partition, next) => committed.push(next),
     // The runner's belief is the last committed offset: what the fake target holds.
     expectedPosition: () => committed.at(-1),
     ...options.ctx,
@@ -130,7 +134,7 @@ function withoutMessage(letters: DeadLetter[]) {
 test("a batch is one transaction: the coalesced write, then the position after its last record", async () => {
   const { fx, target, table, ctx, committed, items } = setup("postgres/default/update.json");
   const result = await applyItems(ctx, items());
-  assert.deepEqual(result, { applied: 8, deadLetters: [] });
+  assert.deepEqual(result, { applied: 8, deadLetters: [], toCopy: 0, lostInserts: 0, hidden: 0 });
 
   assert.equal(target.transactions.length, 1);
   const [tx] = target.committed();
@@ -256,20 +260,6 @@ test("a batch of nothing but failures commits its dead letters and position, wit
   assert.deepEqual(ops(target.committed()[0]!.operations), ["saveDeadLetters", "savePositions"]);
   assert.deepEqual(target.schemaCalls, [], "no table is looked up for a batch without changes");
   assert.deepEqual(committed, [next(records[1]!)]);
-});
-
-test("with a topic dead-letter sink the letters go to the sink, not into the transaction", async () => {
-  const sent: DeadLetter[][] = [];
-  const { fx, target, ctx, committed, items } = setup("postgres/default/update.json", {
-    ctx: { deadLetterSink: async (letters) => void sent.push(letters) },
-  });
-  const records = [...fx.records];
-  records[3] = cutShort(records[3]!);
-  const result = await applyItems(ctx, items(records));
-  assert.deepEqual(withoutMessage(sent.flat()), [letterOf(records[3]!, "DECODE_MALFORMED_JSON")]);
-  assert.deepEqual(result.deadLetters, sent.flat());
-  assert.deepEqual(ops(target.committed()[0]!.operations), ["write", "savePositions"]);
-  assert.deepEqual(committed, ["32"]);
 });
 
 /** Refuses (as a unique violation) any write that sets qty to 4: only the update at offset 29 does. */
@@ -453,4 +443,41 @@ test("after a schema error the table is looked up again: a column the shadow dro
   assert.deepEqual(committed.at(-1), "32");
   assert.deepEqual(byId(asText(target.rows(table))), byId(fx.sourceRows.map(({ note: _, ...r }) => r)));
   assert.ok(ctx.tables.skipped.get("public.fx_update")?.has("note"));
+});
+
+test("with the overlay on, each table's overlay is installed before its first write, and writes name it", async () => {
+  const { target, table, ctx, items } = setup("postgres/default/update.json", { ctx: { overlay: true } });
+  const result = await applyItems(ctx, items());
+  assert.deepEqual(result.deadLetters, []);
+  assert.deepEqual(target.schemaCalls, [
+    "describe public.fx_update",
+    "installOverlay public.fx_update",
+    "ensureIdHeadroom public.fx_update",
+  ]);
+  const write = (target.committed()[0]!.operations[0] as Extract<Operation, { op: "write" }>).write;
+  assert.deepEqual(write.overlay?.table, table);
+  assert.deepEqual(write.overlay?.owned, { schema: "public", name: "shadowdb_own_fx_update" });
+  assert.deepEqual(write.overlay?.copy, { schema: "public", name: "shadowdb_prod_fx_update" });
+  // Installed once per table, not per batch.
+  await applyItems(ctx, items());
+  assert.equal(target.schemaCalls.filter((c) => c.startsWith("installOverlay")).length, 1);
+});
+
+test("an overlay uninstalled under a running apply is installed again before the retry", async () => {
+  const { target, ctx, items } = setup("postgres/default/update.json", { ctx: { overlay: true } });
+  await applyItems(ctx, items());
+  let missing = true;
+  target.failOn = (operation) =>
+    operation.op === "write" && missing
+      ? new ShadowdbError("OVERLAY_NOT_INSTALLED", "public.fx_update has no overlay")
+      : undefined;
+  await assert.rejects(applyItems(ctx, items()), (error: unknown) => {
+    assert.ok(isShadowdbError(error, "OVERLAY_NOT_INSTALLED"));
+    assert.equal(error.retriable, true);
+    return true;
+  });
+  assert.deepEqual(target.deadLetters(), [], "nothing is set aside");
+  missing = false;
+  await applyItems(ctx, items());
+  assert.equal(target.schemaCalls.filter((c) => c.startsWith("installOverlay")).length, 2);
 });

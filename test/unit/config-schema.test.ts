@@ -50,9 +50,10 @@ test("a minimal config gets every default", () => {
     clientId: "shadowdb",
     fromBeginning: true,
     sessionTimeoutMs: 30000,
+    topicRefreshMs: 30000,
   });
-  assert.deepEqual(config.overlay, { enabled: true, idHeadroom: 1_000_000_000 });
-  assert.deepEqual(config.apply, { batchSize: 2000, transactional: "table" });
+  assert.deepEqual(config.overlay, { enabled: true, idHeadroom: 1_000_000_000, idCheckMs: 60_000 });
+  assert.deepEqual(config.apply, { batchSize: 5000, transactional: "table", transactionTimeoutMs: 60_000 });
   assert.equal(config.onError, "dlq");
   assert.deepEqual(config.deadLetter, { kind: "topic", topic: "g.dlq" });
   assert.deepEqual(config.masking, {});
@@ -376,11 +377,15 @@ test("overlay, apply, decode and log: types, ranges and choices", () => {
   assert.deepEqual(parse({ overlay: { enabled: false, idHeadroom: "5" } }).overlay, {
     enabled: false,
     idHeadroom: 5,
+    idCheckMs: 60_000,
   });
   assertProblem({ overlay: { idHeadroom: 0 } }, "overlay.idHeadroom: expected a number of at least 1, got 0");
   assertProblem({ overlay: { idHeadroom: 1.5 } }, "overlay.idHeadroom: expected an integer, got 1.5");
   assertProblem({ apply: { batchSize: "many" } }, 'apply.batchSize: expected an integer, got "many"');
-  assert.equal(parse({ apply: { transactional: "source" } }).apply.transactional, "source");
+  assert.equal(
+    parse({ apply: { transactional: "source", transactionTopic: "p.transaction" } }).apply.transactional,
+    "source",
+  );
   assertProblem(
     { apply: { transactional: "row" } },
     'apply.transactional: expected one of table, source, got "row"',
@@ -406,7 +411,7 @@ test("overlay, apply, decode and log: types, ranges and choices", () => {
 
 test("a section written with all its keys commented out (YAML null) takes its defaults", () => {
   const config = parseConfig(`${configWith()}overlay:\nmasking:\ndecode:\n`, "t.yaml", {});
-  assert.deepEqual(config.overlay, { enabled: true, idHeadroom: 1_000_000_000 });
+  assert.deepEqual(config.overlay, { enabled: true, idHeadroom: 1_000_000_000, idCheckMs: 60_000 });
 });
 
 test("onError and deadLetter: a topic (default <groupId>.dlq) or a table", () => {
@@ -426,6 +431,19 @@ test("onError and deadLetter: a topic (default <groupId>.dlq) or a table", () =>
   assertProblem(
     { kafka: { brokers: "a:1", groupId: "my group" } },
     'deadLetter.topic: the default "my group.dlq" (kafka.groupId + ".dlq") is not a valid topic name; set deadLetter.topic',
+  );
+});
+
+test("apply.transactional: source needs the transaction metadata topic", () => {
+  assertProblem(
+    { apply: { transactional: "source" } },
+    /^apply\.transactionTopic: required with transactional: source: the topic of Debezium's transaction metadata/,
+  );
+  const config = parse({ apply: { transactional: "source", transactionTopic: "pgprod.transaction" } });
+  assert.equal(config.apply.transactionTopic, "pgprod.transaction");
+  assertProblem(
+    { apply: { transactional: "source", transactionTopic: "bad topic" } },
+    /^apply\.transactionTopic: expected /,
   );
 });
 
@@ -456,7 +474,7 @@ test("http: port 0 disables it; otherwise an admin token of 16+ characters is re
 test("unknown keys are errors that list the keys allowed there", () => {
   assertProblem(
     { kafka: { brokers: "a:1", groupId: "g", brokrs: "b:1" } },
-    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning, sessionTimeoutMs)",
+    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning, sessionTimeoutMs, topicRefreshMs)",
   );
   assertProblem(
     { overlays: {} },

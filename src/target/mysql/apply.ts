@@ -1,16 +1,21 @@
 /**
  * Writes one table's coalesced changes: "truncate" (as DELETE: TRUNCATE would commit the open
- * transaction and with it positions not yet earned), then deletes, then multi-row upserts.
+ * transaction and with it positions not yet earned), then deletes, then multi-row upserts. The
+ * statements take the table to write as a parameter: the overlay (overlay-write.ts) sends some
+ * rows to the table's production copy instead, with the same statements.
  */
 import type mysql from "mysql2/promise";
-import type { TableWrite } from "../dialect.ts";
+import type { Value } from "../../decode/values.ts";
+import type { QualifiedName, TableWrite, WriteOutcome } from "../dialect.ts";
 import { groupByColumns } from "../rows.ts";
 import { ident, qualified } from "./sql.ts";
-import { mysqlParam, mysqlPlaceholder } from "./types.ts";
+import { type MysqlParam, mysqlParam, mysqlPlaceholder } from "./types.ts";
+
+export type Row = Record<string, Value>;
 
 const MAX_PLACEHOLDERS = 65535;
 
-function* chunks<T>(items: T[], width: number): Generator<T[]> {
+export function* chunks<T>(items: T[], width: number): Generator<T[]> {
   const size = Math.max(1, Math.floor(MAX_PLACEHOLDERS / width));
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
@@ -23,34 +28,81 @@ function requireColumns(write: TableWrite, names: string[]): void {
   }
 }
 
-export async function writeMysql(conn: mysql.Connection, write: TableWrite): Promise<void> {
-  const table = qualified(write.table.name);
+/** The parameters of `rows`' values of `columns`, row after row. */
+export function rowParams(write: TableWrite, rows: Row[], columns: string[]): MysqlParam[] {
+  return rows.flatMap((r) => columns.map((c) => mysqlParam(r[c] ?? null, write.types[c])));
+}
+
+/** Deletes the rows of `rows`' keys from `table` (the written table or its production copy). */
+export async function deleteKeys(
+  conn: mysql.Connection,
+  write: TableWrite,
+  table: QualifiedName,
+  rows: Row[],
+): Promise<void> {
   const key = write.table.primaryKey;
-  if (write.truncate) await conn.execute(`DELETE FROM ${table}`);
-
-  if (write.deletes.length > 0) {
-    const tuple = `(${key.map(() => "?").join(", ")})`;
-    for (const rows of chunks(write.deletes, key.length)) {
-      await conn.execute(
-        `DELETE FROM ${table} WHERE (${key.map(ident).join(", ")}) IN (${rows.map(() => tuple).join(", ")})`,
-        rows.flatMap((r) => key.map((k) => mysqlParam(r[k] ?? null, write.types[k]))),
-      );
-    }
+  const tuple = `(${key.map(() => "?").join(", ")})`;
+  for (const part of chunks(rows, key.length)) {
+    await conn.execute(
+      `DELETE FROM ${qualified(table)} WHERE (${key.map(ident).join(", ")}) IN (${part.map(() => tuple).join(", ")})`,
+      rowParams(write, part, key),
+    );
   }
+}
 
-  for (const group of groupByColumns(write.upserts).values()) {
+export interface RowStatement {
+  sql: string;
+  params: MysqlParam[];
+  /** The rows the statement writes, in its order. */
+  rows: Row[];
+}
+
+/**
+ * Multi-row INSERTs of `rows` into `table`, one per group of rows with the same columns (a row
+ * without some columns keeps their stored values) and per chunk. "upsert" updates the columns a
+ * row has when its key exists; "insert" is a plain INSERT, which fails on an existing key.
+ */
+export function* rowStatements(
+  write: TableWrite,
+  table: QualifiedName,
+  rows: Row[],
+  mode: "upsert" | "insert",
+): Generator<RowStatement> {
+  const key = write.table.primaryKey;
+  for (const group of groupByColumns(rows).values()) {
     const names = Object.keys(group[0]!);
     requireColumns(write, names);
     const tuple = `(${names.map((n) => mysqlPlaceholder(write.types[n])).join(", ")})`;
     const updates = names.filter((n) => !key.includes(n)).map((n) => `${ident(n)} = VALUES(${ident(n)})`);
     // With only key columns there is nothing to update; re-assigning the first key column is a no-op.
-    const onDuplicate = updates.length > 0 ? updates.join(", ") : `${ident(key[0]!)} = ${ident(key[0]!)}`;
-    for (const rows of chunks(group, names.length)) {
-      await conn.execute(
-        `INSERT INTO ${table} (${names.map(ident).join(", ")}) VALUES ${rows.map(() => tuple).join(", ")}
-         ON DUPLICATE KEY UPDATE ${onDuplicate}`,
-        rows.flatMap((r) => names.map((n) => mysqlParam(r[n] ?? null, write.types[n]))),
-      );
+    const onDuplicate =
+      mode === "insert"
+        ? ""
+        : ` ON DUPLICATE KEY UPDATE ${updates.length > 0 ? updates.join(", ") : `${ident(key[0]!)} = ${ident(key[0]!)}`}`;
+    for (const part of chunks(group, names.length)) {
+      yield {
+        sql: `INSERT INTO ${qualified(table)} (${names.map(ident).join(", ")}) VALUES ${part.map(() => tuple).join(", ")}${onDuplicate}`,
+        params: rowParams(write, part, names),
+        rows: part,
+      };
     }
   }
+}
+
+/** Inserts `rows` into `table`, or updates the columns they have where their key exists. */
+export async function upsertRows(
+  conn: mysql.Connection,
+  write: TableWrite,
+  table: QualifiedName,
+  rows: Row[],
+): Promise<void> {
+  for (const s of rowStatements(write, table, rows, "upsert")) await conn.execute(s.sql, s.params);
+}
+
+/** The write without the overlay: every change goes to the table. */
+export async function writeMysql(conn: mysql.Connection, write: TableWrite): Promise<WriteOutcome> {
+  if (write.truncate) await conn.execute(`DELETE FROM ${qualified(write.table.name)}`);
+  if (write.deletes.length > 0) await deleteKeys(conn, write, write.table.name, write.deletes);
+  await upsertRows(conn, write, write.table.name, write.upserts);
+  return { toCopy: 0, lostInserts: 0, hidden: 0 };
 }

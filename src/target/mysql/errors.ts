@@ -1,4 +1,5 @@
 /** MySQL/MariaDB errors → catalogue codes, by errno (and Node's errno for the socket). */
+import { ShadowdbError } from "../../errors.ts";
 import type { ClassifiedError } from "../dialect.ts";
 
 const connectionCodes = new Set([
@@ -18,6 +19,8 @@ const schemaErrnos = new Set([1054, 1146, 1049, 1051, 1060, 1091, 1113, 1118, 10
 const privilegeErrnos = new Set([1044, 1045, 1142, 1143, 1227]);
 
 export function classifyMysql(error: unknown): ClassifiedError {
+  // The dialect's own errors (no overlay installed, a table without a key) carry their code.
+  if (error instanceof ShadowdbError) return { code: error.code, retriable: error.retriable };
   const { code, errno } = error as { code?: unknown; errno?: unknown };
   if (typeof code === "string" && connectionCodes.has(code))
     return { code: "TARGET_CONNECTION", retriable: true };

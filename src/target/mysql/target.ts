@@ -1,23 +1,44 @@
 /**
  * The MySQL/MariaDB target: one session that applies, marked with @shadowdb_apply (the overlay
  * triggers test it), with FK checks off (changes of different tables arrive out of order), UTC,
- * READ COMMITTED; it reconnects after loss.
+ * READ COMMITTED; it reconnects after loss. The overlay's commands (install, uninstall, reset,
+ * diff, the id headroom check) each open a short-lived session marked the same way, so they can run while apply goes on
+ * (an HTTP reset during `run`) without sharing its connection; reset and apply serialise per
+ * table on the overlay registry's row.
  */
 import mysql from "mysql2/promise";
 import type { Column } from "../../decode/index.ts";
-import type { Position, QualifiedName, Target, TargetTransaction } from "../dialect.ts";
+import type { Value } from "../../decode/values.ts";
+import type {
+  IdHeadroom,
+  OverlayNames,
+  Position,
+  QualifiedName,
+  TableDiff,
+  Target,
+  TargetTransaction,
+} from "../dialect.ts";
 import { inTransaction } from "../transaction.ts";
 import { writeMysql } from "./apply.ts";
 import {
   deadLettersDdl,
+  listOverlays,
   lockPosition,
+  overlaysDdl,
   positionsDdl,
   readPositions,
+  removeDeadLetters,
   saveDeadLetters,
   savePositions,
+  storedDeadLetters,
 } from "./bookkeeping.ts";
 import { classifyMysql } from "./errors.ts";
-import { describeMysql } from "./introspect.ts";
+import { columnDefinitions, describeMysql } from "./introspect.ts";
+import { diffOverlay } from "./overlay-diff.ts";
+import { ensureIdHeadroom } from "./overlay-ids.ts";
+import { installOverlay, uninstallOverlay } from "./overlay-install.ts";
+import { resetOverlay } from "./overlay-reset.ts";
+import { writeOverlay } from "./overlay-write.ts";
 import { ident, qualified } from "./sql.ts";
 import { mysqlType } from "./types.ts";
 
@@ -30,8 +51,8 @@ export class MysqlTarget implements Target {
     private readonly deadLetterTable: QualifiedName = { schema: "", name: "shadowdb_dead_letters" },
   ) {}
 
-  private async session(): Promise<mysql.Connection> {
-    if (this.conn) return this.conn;
+  /** A new session marked as shadowdb's own: the overlay triggers skip it. */
+  private async connect(): Promise<mysql.Connection> {
     const conn = await mysql.createConnection({
       uri: this.url.replace(/^mariadb:/, "mysql:"),
       supportBigNumbers: true,
@@ -39,15 +60,37 @@ export class MysqlTarget implements Target {
       dateStrings: true,
       multipleStatements: false,
     });
+    try {
+      await conn.query("SET SESSION foreign_key_checks = 0");
+      await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+      await conn.query("SET time_zone = '+00:00'");
+      await conn.query("SET @shadowdb_apply = 1");
+    } catch (error) {
+      conn.destroy();
+      throw error;
+    }
+    return conn;
+  }
+
+  private async session(): Promise<mysql.Connection> {
+    if (this.conn) return this.conn;
+    const conn = await this.connect();
     conn.on("error", () => {
       if (this.conn === conn) this.conn = undefined;
     });
-    await conn.query("SET SESSION foreign_key_checks = 0");
-    await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
-    await conn.query("SET time_zone = '+00:00'");
-    await conn.query("SET @shadowdb_apply = 1");
     this.conn = conn;
     return conn;
+  }
+
+  /** Runs `work` on a session of its own, closed afterwards. */
+  private async aside<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+    const conn = await this.connect();
+    conn.on("error", () => undefined);
+    try {
+      return await work(conn);
+    } finally {
+      await conn.end().catch(() => conn.destroy());
+    }
   }
 
   private async run<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
@@ -69,6 +112,7 @@ export class MysqlTarget implements Target {
     await this.run(async (c) => {
       await c.query(positionsDdl);
       await c.query(deadLettersDdl(this.deadLetterTable));
+      await c.query(overlaysDdl);
     });
   }
 
@@ -91,12 +135,26 @@ export class MysqlTarget implements Target {
 
   async addColumns(name: QualifiedName, columns: Column[]): Promise<void> {
     if (columns.length === 0) return;
-    const adds = columns.map((c) => `ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${mysqlType(c.type, false)}`);
-    await this.run((c) => c.query(`ALTER TABLE ${qualified(name)} ${adds.join(", ")}`));
+    await this.run(async (c) => {
+      // MySQL 8 has no ADD COLUMN IF NOT EXISTS (MariaDB has): the catalogue tells what is there.
+      const present = new Set((await columnDefinitions(c, name)).map((d) => d.name));
+      const adds = columns
+        .filter((d) => !present.has(d.name))
+        .map((d) => `ADD COLUMN ${ident(d.name)} ${mysqlType(d.type, false)}`);
+      if (adds.length > 0) await c.query(`ALTER TABLE ${qualified(name)} ${adds.join(", ")}`);
+    });
   }
 
   readPositions(groupId: string): Promise<Position[]> {
     return this.run((c) => readPositions(c, groupId));
+  }
+
+  storedDeadLetters(groupId: string, limit: number) {
+    return this.run((c) => storedDeadLetters(c, this.deadLetterTable, groupId, limit));
+  }
+
+  removeDeadLetters(ids: string[]): Promise<void> {
+    return this.run((c) => removeDeadLetters(c, this.deadLetterTable, ids));
   }
 
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {
@@ -107,12 +165,37 @@ export class MysqlTarget implements Target {
         () =>
           work({
             lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-            write: (w) => writeMysql(c, w),
+            write: (w) => (w.overlay ? writeOverlay(c, w) : writeMysql(c, w)),
             savePositions: (g, p) => savePositions(c, g, p),
             saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
           }),
       ),
     );
+  }
+
+  installOverlay(names: OverlayNames): Promise<void> {
+    return this.aside((c) => installOverlay(c, names));
+  }
+
+  listOverlays(): Promise<QualifiedName[]> {
+    return this.aside((c) => listOverlays(c));
+  }
+
+  uninstallOverlay(names: OverlayNames): Promise<void> {
+    return this.aside((c) => uninstallOverlay(c, names));
+  }
+
+  resetOverlay(names: OverlayNames, keys?: Record<string, Value>[]): Promise<number> {
+    return this.aside((c) => resetOverlay(c, names, keys));
+  }
+
+  /** On a session of its own: its ALTER TABLE commits, and waits for the table's metadata lock. */
+  ensureIdHeadroom(names: OverlayNames, headroom: bigint): Promise<IdHeadroom[]> {
+    return this.aside((c) => ensureIdHeadroom(c, names, headroom));
+  }
+
+  diffOverlay(names: OverlayNames, ignore: string[]): Promise<TableDiff> {
+    return this.aside((c) => diffOverlay(c, names, ignore));
   }
 
   async close(): Promise<void> {

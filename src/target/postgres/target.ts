@@ -4,28 +4,55 @@
  */
 import pg from "pg";
 import type { Column } from "../../decode/index.ts";
-import type { Position, QualifiedName, Target, TargetTransaction } from "../dialect.ts";
+import type { Value } from "../../decode/values.ts";
+import type {
+  IdHeadroom,
+  OverlayNames,
+  Position,
+  QualifiedName,
+  TableDiff,
+  Target,
+  TargetTransaction,
+} from "../dialect.ts";
 import { inTransaction } from "../transaction.ts";
-import { writePostgres } from "./apply.ts";
+import { type CopyPath, writePostgres } from "./apply.ts";
 import {
   deadLettersDdl,
+  listOverlays,
   lockPosition,
+  overlaysDdl,
   positionsDdl,
   readPositions,
+  removeDeadLetters,
   saveDeadLetters,
   savePositions,
+  storedDeadLetters,
 } from "./bookkeeping.ts";
+import { defaultCopyThreshold, StagingTables } from "./copy.ts";
 import { describePostgres } from "./introspect.ts";
+import { diffPostgres } from "./overlay-diff.ts";
+import { ensureIdHeadroomPostgres } from "./overlay-ids.ts";
+import { installPostgres, uninstallPostgres } from "./overlay-install.ts";
+import { resetPostgres } from "./overlay-reset.ts";
+import { writeOverlay } from "./overlay-write.ts";
 import { ident, qualified } from "./sql.ts";
 import { postgresType } from "./types.ts";
+
+export interface PostgresTargetOptions {
+  /** Upsert groups of at least this many rows are written through COPY (default in copy.ts). */
+  copyThreshold?: number;
+}
 
 export class PostgresTarget implements Target {
   readonly dialect = "postgres" as const;
   private client: pg.Client | undefined;
+  /** The current client's staging tables: temporary tables end with their connection. */
+  private staging = new StagingTables();
 
   constructor(
     private readonly url: string,
     private readonly deadLetterTable: QualifiedName = { schema: "", name: "shadowdb_dead_letters" },
+    private readonly options: PostgresTargetOptions = {},
   ) {}
 
   private async session(): Promise<pg.Client> {
@@ -39,6 +66,7 @@ export class PostgresTarget implements Target {
     await client.query("SET session_replication_role = replica");
     await client.query("SET TimeZone = 'UTC'");
     this.client = client;
+    this.staging = new StagingTables();
     return client;
   }
 
@@ -61,7 +89,44 @@ export class PostgresTarget implements Target {
     await this.run(async (c) => {
       await c.query(positionsDdl);
       await c.query(deadLettersDdl(this.deadLetterTable));
+      await c.query(overlaysDdl);
     });
+  }
+
+  /** `work` in one transaction of the apply session, outside the materializer's transactions. */
+  private ownTransaction<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+    return this.run((c) =>
+      inTransaction(
+        (sql) => c.query(sql),
+        "BEGIN",
+        () => work(c),
+      ),
+    );
+  }
+
+  installOverlay(names: OverlayNames): Promise<void> {
+    return this.ownTransaction((c) => installPostgres(c, names));
+  }
+
+  listOverlays(): Promise<QualifiedName[]> {
+    return this.run((c) => listOverlays(c));
+  }
+
+  uninstallOverlay(names: OverlayNames): Promise<void> {
+    return this.ownTransaction((c) => uninstallPostgres(c, names));
+  }
+
+  resetOverlay(names: OverlayNames, keys?: Record<string, Value>[]): Promise<number> {
+    return this.ownTransaction((c) => resetPostgres(c, names, keys));
+  }
+
+  /** Outside a transaction: reads that do not hold apply up, and setval is not transactional. */
+  ensureIdHeadroom(names: OverlayNames, headroom: bigint): Promise<IdHeadroom[]> {
+    return this.run((c) => ensureIdHeadroomPostgres(c, names, headroom));
+  }
+
+  diffOverlay(names: OverlayNames, ignore: string[]): Promise<TableDiff> {
+    return this.run((c) => diffPostgres(c, names, ignore));
   }
 
   describe(name: QualifiedName) {
@@ -89,20 +154,39 @@ export class PostgresTarget implements Target {
     return this.run((c) => readPositions(c, groupId));
   }
 
+  storedDeadLetters(groupId: string, limit: number) {
+    return this.run((c) => storedDeadLetters(c, this.deadLetterTable, groupId, limit));
+  }
+
+  removeDeadLetters(ids: string[]): Promise<void> {
+    return this.run((c) => removeDeadLetters(c, this.deadLetterTable, ids));
+  }
+
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {
-    return this.run((c) =>
-      inTransaction(
-        (sql) => c.query(sql),
-        "BEGIN",
-        () =>
-          work({
-            lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-            write: (w) => writePostgres(c, w),
-            savePositions: (g, p) => savePositions(c, g, p),
-            saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
-          }),
-      ),
-    );
+    return this.run(async (c) => {
+      const copy: CopyPath = {
+        threshold: this.options.copyThreshold ?? defaultCopyThreshold,
+        staging: this.staging,
+      };
+      try {
+        const result = await inTransaction(
+          (sql) => c.query(sql),
+          "BEGIN",
+          () =>
+            work({
+              lockPosition: (g, t, p) => lockPosition(c, g, t, p),
+              write: (w) => (w.overlay ? writeOverlay(c, w, copy) : writePostgres(c, w, copy)),
+              savePositions: (g, p) => savePositions(c, g, p),
+              saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
+            }),
+        );
+        copy.staging.settle(true);
+        return result;
+      } catch (error) {
+        copy.staging.settle(false);
+        throw error;
+      }
+    });
   }
 
   async close(): Promise<void> {

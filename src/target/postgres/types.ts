@@ -108,6 +108,7 @@ export function postgresParam(value: Value, type: ColumnType | undefined, sqlTyp
       switch (type.kind) {
         case "date":
         case "timestamp":
+        case "timestamptz":
           return calendarText(value);
         case "duration":
           return durationText(value);
