@@ -1,6 +1,9 @@
 /**
- * The PostgreSQL target: one session that applies (marked as a replica so ordinary and FK
- * triggers stay quiet: changes of different tables arrive out of order) and reconnects after loss.
+ * The PostgreSQL target: one session that applies and reconnects after loss. Its transactions run
+ * as a replica so ordinary, FK and overlay triggers stay quiet (changes of different tables arrive
+ * out of order). The role is set per transaction, never per session: behind a transaction-mode
+ * pooler, or the embedded demo's multiplexed PGlite, a session-wide setting would reach other
+ * clients and silence the overlay's triggers for the shadow's own writes.
  */
 import pg from "pg";
 import type { Column } from "../../decode/index.ts";
@@ -38,6 +41,8 @@ import { writeOverlay } from "./overlay-write.ts";
 import { ident, qualified } from "./sql.ts";
 import { postgresType } from "./types.ts";
 
+const BEGIN_AS_REPLICA = "BEGIN; SET LOCAL session_replication_role = replica";
+
 export interface PostgresTargetOptions {
   /** Upsert groups of at least this many rows are written through COPY (default in copy.ts). */
   copyThreshold?: number;
@@ -63,7 +68,6 @@ export class PostgresTarget implements Target {
       if (this.client === client) this.client = undefined;
     });
     await client.connect();
-    await client.query("SET session_replication_role = replica");
     await client.query("SET TimeZone = 'UTC'");
     this.client = client;
     this.staging = new StagingTables();
@@ -98,7 +102,7 @@ export class PostgresTarget implements Target {
     return this.run((c) =>
       inTransaction(
         (sql) => c.query(sql),
-        "BEGIN",
+        BEGIN_AS_REPLICA,
         () => work(c),
       ),
     );
@@ -171,7 +175,7 @@ export class PostgresTarget implements Target {
       try {
         const result = await inTransaction(
           (sql) => c.query(sql),
-          "BEGIN",
+          BEGIN_AS_REPLICA,
           () =>
             work({
               lockPosition: (g, t, p) => lockPosition(c, g, t, p),
