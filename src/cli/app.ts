@@ -1,6 +1,9 @@
 /**
- * The `shadowdb` command. Each sub-command lands with its issue; until then it says so and exits
- * non-zero, so no script can mistake a placeholder for a working command.
+ * The `shadowdb` command: the table of sub-commands with their help, and the dispatch. Every
+ * command answers `--help` / `-h` from this table before it runs, and every command keeps one
+ * exit-code scheme (docs/cli.md): 0 success; 1 the command ran and found something (differences,
+ * a failed check, a run stopped by a fatal error); 2 usage or config error, or a typed error from
+ * the catalogue (src/errors.ts).
  */
 import { readFileSync } from "node:fs";
 import { ShadowdbError } from "../errors.ts";
@@ -8,38 +11,137 @@ import { ShadowdbError } from "../errors.ts";
 interface Command {
   usage: string;
   summary: string;
+  /** One paragraph: what the command does and what it needs. */
+  description: string;
+  /** [flag as typed, meaning]. */
+  options: [string, string][];
+  /** [exit code, when]. */
+  exits: [number, string][];
 }
+
+const configOption: [string, string] = ["--config FILE", "the shadowdb config (YAML; see config/*.yaml)"];
+const formatOption: [string, string] = ["--format text|json", "text for people (default), json for machines"];
+const typedError =
+  "usage or config error, or a typed error (CODE: message on stderr; codes in src/errors.ts)";
 
 export const commands: Record<string, Command> = {
   run: {
     usage: "run --config FILE",
     summary: "consume Debezium topics and keep the shadow database current",
+    description:
+      "Consumes the configured Debezium topics and applies every change to the target database, storing Kafka positions in the same transactions; installs the copy-on-write overlay of each table before its first write (overlay.enabled), and serves /healthz, /status and the admin endpoints unless http.port is 0. Runs until SIGINT or SIGTERM.",
+    options: [configOption],
+    exits: [
+      [
+        0,
+        "stopped by SIGINT or SIGTERM (also when the batch in flight was abandoned after shutdown.timeoutMs)",
+      ],
+      [1, "the materializer stopped on an error it cannot wait out (logged), e.g. onError: stop"],
+      [2, `${typedError} while starting`],
+    ],
   },
   check: {
-    usage: "check --config FILE",
+    usage: "check --config FILE [--connect-url URL] [--format text|json]",
     summary: "validate config, connectivity, privileges and source prerequisites",
+    description:
+      "Runs every check it can, none stopping the others, and prints one line per check (✔ ok, ! warning, ✖ failed) with a fix for each problem: the config loads; the Kafka brokers answer and each tables[] entry finds its topics (and the transaction topic in source mode); the target answers and its user may do what apply and the overlay do (tried on objects of its own and undone); each table named exactly exists with a primary key; with --connect-url, the Debezium connectors that write the mapped topics run and have the settings shadowdb relies on.",
+    options: [
+      configOption,
+      ["--connect-url URL", "Kafka Connect's REST URL: also check the source connectors"],
+      formatOption,
+    ],
+    exits: [
+      [0, "no check failed (warnings allowed)"],
+      [1, "a check failed"],
+      [2, "the config does not load, or bad arguments"],
+    ],
   },
   status: {
-    usage: "status --config FILE",
-    summary: "per-table counts, lag, positions, overlay sizes, dead letters",
+    usage: "status --config FILE [--format text|json]",
+    summary: "lag, positions, overlay sizes, dead letters",
+    description:
+      "Reads, without a running instance: per partition of the mapped topics the position stored in the target against the partition's end offset (the lag); per installed overlay the keys it owns and how many of them are production rows hidden by a unique conflict; the dead letters kept (table store, or the topic and its outbox). Creates nothing.",
+    options: [configOption, formatOption],
+    exits: [
+      [0, "everything was read"],
+      [2, `${typedError}; or the target or Kafka cannot be reached`],
+    ],
   },
   diff: {
     usage: "diff --config FILE [--table T] [--format json|text]",
     summary: "overlay rows against production",
+    description:
+      "Lists the rows the shadow owns against production's versions: rows it inserted, deleted and updated (changed columns, production → shadow) and production rows hidden by a conflict, leaving out each table's diff.ignore columns. Every installed overlay, or one table.",
+    options: [
+      configOption,
+      ["--table schema.table", "only this table"],
+      ["--format text|json", "text for people (default), json for machines"],
+    ],
+    exits: [
+      [0, "no differences"],
+      [1, "differences"],
+      [2, typedError],
+    ],
   },
   reset: {
     usage: "reset --config FILE [--table T] [--key JSON]",
     summary: "restore overlay rows to production",
+    description:
+      "Gives owned rows production's current version back and forgets their ownership: every installed overlay, one table, or one key of one table. Online: apply may keep running.",
+    options: [
+      configOption,
+      ["--table schema.table", "only this table"],
+      ["--key JSON", "only this key of --table, e.g. '{\"id\": 42}'"],
+    ],
+    exits: [
+      [0, "reset done (also when nothing was owned)"],
+      [2, typedError],
+    ],
   },
   overlay: {
     usage: "overlay install|uninstall --config FILE [--table T]",
     summary: "create or remove the copy-on-write overlay (tables stay intact)",
+    description:
+      "install creates the overlay (ownership and copy tables, triggers, registry row) of every table the config maps by exact topic, or of --table; run installs it too, before a table's first write. uninstall removes every installed overlay, or that of --table; the tables and their rows stay as they are.",
+    options: [configOption, ["--table schema.table", "only this table"]],
+    exits: [
+      [0, "installed or uninstalled"],
+      [2, `${typedError} (e.g. --table names no table, or one without a primary key)`],
+    ],
   },
   decode: {
-    usage: "decode [--key FILE] [--topic T] [FILE | -]",
+    usage: "decode [--key FILE] [--topic T] [--binary-handling-mode MODE] [FILE | -]",
     summary: "print what shadowdb makes of one message",
+    description:
+      "Reads one message value (JSON as it is on the topic; null for a tombstone) from FILE or stdin and prints the decoded event as lossless JSON: op, table, key, before, after, the columns' types, source and transaction.",
+    options: [
+      ["--key FILE", "the message key"],
+      ["--topic T", "the topic it came from"],
+      ["--binary-handling-mode MODE", "bytes (default), base64, base64-url-safe or hex, as the connector's"],
+      ["FILE | -", "the message value; - or nothing reads stdin"],
+    ],
+    exits: [
+      [0, "decoded"],
+      [2, "bad arguments, or the message cannot be decoded (its CODE: message on stderr)"],
+    ],
   },
-  demo: { usage: "demo", summary: "the embedded default: a demo that needs no servers" },
+  demo: {
+    usage: "demo [--db-port N] [--http-port N] [--pace MS] [--data DIR]",
+    summary: "the embedded default: a demo that needs no servers",
+    description:
+      "Runs the real pipeline with nothing to set up: an embedded PostgreSQL (PGlite on a local port) is the shadow database, a recorded Debezium stream stands in for Kafka and replays production's transactions one at a time, the overlay is on and the HTTP endpoints are up. Prints the database URL, the HTTP address and the admin token; runs until SIGINT or SIGTERM.",
+    options: [
+      ["--db-port N", "the embedded database's port (default 5433)"],
+      ["--http-port N", "the HTTP endpoints' port (default 8080)"],
+      ["--pace MS", "milliseconds between replayed transactions (default 3000)"],
+      ["--data DIR", "keep the embedded database in DIR (default: in memory)"],
+    ],
+    exits: [
+      [0, "stopped by SIGINT or SIGTERM"],
+      [1, "the replay stopped on an error it cannot wait out"],
+      [2, typedError],
+    ],
+  },
 };
 
 function version(): string {
@@ -50,8 +152,7 @@ function version(): string {
 }
 
 export function helpText(): string {
-  const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
-  const lines = Object.values(commands).map((c) => `  shadowdb ${c.usage.padEnd(width)}  ${c.summary}`);
+  const lines = Object.values(commands).flatMap((c) => [`  shadowdb ${c.usage}`, `      ${c.summary}`]);
   return [
     "shadowdb: a writable shadow database that tracks production through Debezium change events",
     "",
@@ -59,19 +160,66 @@ export function helpText(): string {
     ...lines,
     "",
     "  shadowdb --help | --version",
+    "  shadowdb <command> --help    options and exit codes of one command",
+    "",
+    "exit codes: 0 success; 1 the command ran and found something (diff: differences, check: a",
+    "failed check, run/demo: stopped on an error); 2 usage or config error, or a typed error (CODE: message)",
+  ].join("\n");
+}
+
+/** `text` broken into lines of at most `width` characters, each starting with `indent`. */
+function wrapped(text: string, width: number, indent = ""): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line !== "" && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(indent + line);
+  return lines;
+}
+
+export function commandHelp(name: string): string {
+  const c = commands[name]!;
+  const flagWidth = Math.max(0, ...c.options.map(([flag]) => flag.length));
+  return [
+    `usage: shadowdb ${c.usage}`,
+    "",
+    ...wrapped(c.description, 100),
+    ...(c.options.length === 0
+      ? []
+      : ["", "options:", ...c.options.map(([flag, meaning]) => `  ${flag.padEnd(flagWidth)}  ${meaning}`)]),
+    "",
+    "exit codes:",
+    ...c.exits.map(([code, when]) => `  ${code}  ${when}`),
   ].join("\n");
 }
 
 const implemented: Record<string, (argv: string[]) => Promise<number>> = {
-  decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
   run: async (argv) => (await import("./run.ts")).runCommand(argv),
-  overlay: async (argv) => (await import("./overlay.ts")).overlayCommand(argv),
-  reset: async (argv) => (await import("./reset.ts")).resetCommand(argv),
+  check: async (argv) => (await import("./check.ts")).checkCommand(argv),
+  status: async (argv) => (await import("./status.ts")).statusCommand(argv),
   diff: async (argv) => (await import("./diff.ts")).diffCommand(argv),
+  reset: async (argv) => (await import("./reset.ts")).resetCommand(argv),
+  overlay: async (argv) => (await import("./overlay.ts")).overlayCommand(argv),
+  decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
+  demo: async (argv) => (await import("./demo.ts")).demoCommand(argv),
 };
 
+const wantsHelp = (args: string[]) => args.some((a) => a === "--help" || a === "-h");
+
+/** node:util parseArgs refuses unknown or malformed options with these codes. */
+const isArgumentError = (error: unknown) =>
+  String((error as { code?: unknown } | null)?.code ?? "").startsWith("ERR_PARSE_ARGS_");
+
 export async function main(argv: string[]): Promise<number> {
-  const [name] = argv;
+  const [name, ...args] = argv;
+  if (name === "help" && args[0] !== undefined && commands[args[0]]) {
+    console.log(commandHelp(args[0]));
+    return 0;
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(helpText());
     return name === undefined ? 2 : 0;
@@ -81,21 +229,25 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = commands[name];
-  if (!command) {
+  const run = implemented[name];
+  if (!command || !run) {
     console.error(`shadowdb: unknown command '${name}'\n\n${helpText()}`);
     return 2;
   }
-  const run = implemented[name];
-  if (run) {
-    try {
-      return await run(argv.slice(1));
-    } catch (error) {
-      // Typed errors are the user's to fix (config, connectivity): say which, without a stack.
-      if (!(error instanceof ShadowdbError)) throw error;
-      console.error(`shadowdb ${name}: ${error.code}: ${error.message}`);
+  if (wantsHelp(args)) {
+    console.log(commandHelp(name));
+    return 0;
+  }
+  try {
+    return await run(args);
+  } catch (error) {
+    if (isArgumentError(error)) {
+      console.error(`shadowdb ${name}: ${(error as Error).message}\nusage: shadowdb ${command.usage}`);
       return 2;
     }
+    // Typed errors are the user's to fix (config, connectivity): say which, without a stack.
+    if (!(error instanceof ShadowdbError)) throw error;
+    console.error(`shadowdb ${name}: ${error.code}: ${error.message}`);
+    return 2;
   }
-  console.error(`shadowdb ${name}: not implemented yet`);
-  return 1;
 }

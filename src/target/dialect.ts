@@ -106,6 +106,28 @@ export interface TableDiff {
   rows: RowDiff[];
 }
 
+/**
+ * One thing shadowdb needs the target user to be allowed to do, as `shadowdb check` tried it (and
+ * undid it): the statement's kind, whether the database accepted it, and what to do if not.
+ */
+export interface PrivilegeCheck {
+  /** What was tried, e.g. "SET LOCAL session_replication_role = replica" or "CREATE TRIGGER". */
+  privilege: string;
+  ok: boolean;
+  /** The database's refusal: its SQLSTATE / errno and message. */
+  error?: string;
+  /** What to change (a GRANT, a server variable) so that it is allowed. */
+  fix?: string;
+}
+
+/** How many keys a table's overlay holds. */
+export interface OverlaySize {
+  /** Every key in the ownership table, the hidden ones included (as a diff's `owned` counts them). */
+  owned: number;
+  /** Production rows kept aside by a unique conflict with an overlay row (owned with how 'c'). */
+  hidden: number;
+}
+
 /** Row changes for one table, already coalesced: the apply step's unit of work. */
 export interface TableWrite {
   table: TableShape;
@@ -163,6 +185,16 @@ export interface Target {
   ensureIdHeadroom(names: OverlayNames, headroom: bigint): Promise<IdHeadroom[]>;
   /** Owned rows against production's versions, leaving out `ignore` columns. */
   diffOverlay(names: OverlayNames, ignore: string[]): Promise<TableDiff>;
+  /**
+   * Tries what apply and the overlay need from the target user (marking the apply session,
+   * creating tables, functions and triggers) on objects of its own, and undoes it. Throws when
+   * the database cannot be reached; a refusal is a result, not an error.
+   */
+  checkPrivileges(): Promise<PrivilegeCheck[]>;
+  /** The number of keys the table's overlay holds, and how many of them are hidden production rows. */
+  overlaySizes(names: OverlayNames): Promise<OverlaySize>;
+  /** How many dead letters of the group the dead-letter table (or outbox) holds; 0 when it does not exist. */
+  countDeadLetters(groupId: string): Promise<number>;
   /** Runs `work` in one database transaction on the apply session (which the overlay triggers skip). */
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;

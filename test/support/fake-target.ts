@@ -14,7 +14,9 @@ import type {
   DeadLetter,
   IdHeadroom,
   OverlayNames,
+  OverlaySize,
   Position,
+  PrivilegeCheck,
   QualifiedName,
   StoredDeadLetter,
   TableDiff,
@@ -181,6 +183,19 @@ export class FakeTarget implements Target {
 
   async diffOverlay(): Promise<TableDiff> {
     throw new Error("FakeTarget has no overlay");
+  }
+
+  /** Everything is allowed in memory. */
+  async checkPrivileges(): Promise<PrivilegeCheck[]> {
+    return [];
+  }
+
+  async overlaySizes(): Promise<OverlaySize> {
+    throw new Error("FakeTarget has no overlay");
+  }
+
+  async countDeadLetters(groupId: string): Promise<number> {
+    return this.state.deadLetters.filter((d) => d.groupId === groupId).length;
   }
 
   async readPositions(groupId: string): Promise<Position[]> {

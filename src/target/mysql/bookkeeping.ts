@@ -204,3 +204,20 @@ export async function listOverlays(conn: mysql.Connection): Promise<QualifiedNam
     throw error;
   }
 }
+
+export async function countDeadLetters(
+  conn: mysql.Connection,
+  table: QualifiedName,
+  groupId: string,
+): Promise<number> {
+  try {
+    const [rows] = await conn.execute(
+      `SELECT CAST(COUNT(*) AS CHAR) AS n FROM ${qualified(table)} WHERE group_id = ?`,
+      [groupId],
+    );
+    return Number((rows as { n: string }[])[0]!.n);
+  } catch (error) {
+    if ((error as { errno?: unknown }).errno === NO_SUCH_TABLE) return 0;
+    throw error;
+  }
+}

@@ -12,7 +12,9 @@ import type { Value } from "../../decode/values.ts";
 import type {
   IdHeadroom,
   OverlayNames,
+  OverlaySize,
   Position,
+  PrivilegeCheck,
   QualifiedName,
   TableDiff,
   Target,
@@ -21,6 +23,7 @@ import type {
 import { inTransaction } from "../transaction.ts";
 import { writeMysql } from "./apply.ts";
 import {
+  countDeadLetters,
   deadLettersDdl,
   listOverlays,
   lockPosition,
@@ -32,12 +35,14 @@ import {
   savePositions,
   storedDeadLetters,
 } from "./bookkeeping.ts";
+import { checkPrivilegesMysql } from "./check.ts";
 import { classifyMysql } from "./errors.ts";
 import { columnDefinitions, describeMysql } from "./introspect.ts";
 import { diffOverlay } from "./overlay-diff.ts";
 import { ensureIdHeadroom } from "./overlay-ids.ts";
 import { installOverlay, uninstallOverlay } from "./overlay-install.ts";
 import { resetOverlay } from "./overlay-reset.ts";
+import { overlaySizesMysql } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
 import { ident, qualified } from "./sql.ts";
 import { mysqlType } from "./types.ts";
@@ -196,6 +201,19 @@ export class MysqlTarget implements Target {
 
   diffOverlay(names: OverlayNames, ignore: string[]): Promise<TableDiff> {
     return this.aside((c) => diffOverlay(c, names, ignore));
+  }
+
+  /** On a session of its own: its DDL commits, and it re-runs the apply session's settings. */
+  checkPrivileges(): Promise<PrivilegeCheck[]> {
+    return this.aside((c) => checkPrivilegesMysql(c));
+  }
+
+  overlaySizes(names: OverlayNames): Promise<OverlaySize> {
+    return this.aside((c) => overlaySizesMysql(c, names));
+  }
+
+  countDeadLetters(groupId: string): Promise<number> {
+    return this.run((c) => countDeadLetters(c, this.deadLetterTable, groupId));
   }
 
   async close(): Promise<void> {

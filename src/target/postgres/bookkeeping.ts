@@ -222,3 +222,20 @@ export async function listOverlays(client: pg.ClientBase): Promise<QualifiedName
   );
   return rows.map((r) => ({ schema: r.schema_name, name: r.table_name }));
 }
+
+export async function countDeadLetters(
+  client: pg.ClientBase,
+  table: QualifiedName,
+  groupId: string,
+): Promise<number> {
+  const { rows: present } = await client.query<{ present: boolean }>(
+    "SELECT to_regclass($1) IS NOT NULL AS present",
+    [qualified(table)],
+  );
+  if (!present[0]?.present) return 0;
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${qualified(table)} WHERE group_id = $1`,
+    [groupId],
+  );
+  return Number(rows[0]!.n);
+}

@@ -11,7 +11,9 @@ import type { Value } from "../../decode/values.ts";
 import type {
   IdHeadroom,
   OverlayNames,
+  OverlaySize,
   Position,
+  PrivilegeCheck,
   QualifiedName,
   TableDiff,
   Target,
@@ -20,6 +22,7 @@ import type {
 import { inTransaction } from "../transaction.ts";
 import { type CopyPath, writePostgres } from "./apply.ts";
 import {
+  countDeadLetters,
   deadLettersDdl,
   listOverlays,
   lockPosition,
@@ -31,12 +34,14 @@ import {
   savePositions,
   storedDeadLetters,
 } from "./bookkeeping.ts";
+import { checkPrivilegesPostgres } from "./check.ts";
 import { defaultCopyThreshold, StagingTables } from "./copy.ts";
 import { describePostgres } from "./introspect.ts";
 import { diffPostgres } from "./overlay-diff.ts";
 import { ensureIdHeadroomPostgres } from "./overlay-ids.ts";
 import { installPostgres, uninstallPostgres } from "./overlay-install.ts";
 import { resetPostgres } from "./overlay-reset.ts";
+import { overlaySizesPostgres } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
 import { ident, qualified } from "./sql.ts";
 import { postgresType } from "./types.ts";
@@ -135,6 +140,19 @@ export class PostgresTarget implements Target {
 
   describe(name: QualifiedName) {
     return this.run((c) => describePostgres(c, name));
+  }
+
+  /** On the apply session, in a transaction of its own that is rolled back. */
+  checkPrivileges(): Promise<PrivilegeCheck[]> {
+    return this.run((c) => checkPrivilegesPostgres(c));
+  }
+
+  overlaySizes(names: OverlayNames): Promise<OverlaySize> {
+    return this.run((c) => overlaySizesPostgres(c, names));
+  }
+
+  countDeadLetters(groupId: string): Promise<number> {
+    return this.run((c) => countDeadLetters(c, this.deadLetterTable, groupId));
   }
 
   async createTable(name: QualifiedName, columns: Column[], primaryKey: string[]): Promise<void> {
