@@ -2,7 +2,8 @@
  * bench/apply: how fast the materializer applies a Debezium stream that is already in Kafka.
  * Writes N changes (half inserts, half updates) to a fresh table in `prod` through the real
  * stack, waits until Debezium has published them all, then times shadowdb from start until its
- * stored position reaches the topic's end. Prints changes/s and peak RSS; writes
+ * stored position reaches the topic's end. Prints changes/s, peak RSS and RSS every 2 s against
+ * the backlog left (memory must not grow with the backlog); writes
  * bench/results/apply-<engine>.json. Variants (apply.batchSize, "+overlay" with the overlay on)
  * run one after another on the same published stream, each into a fresh table.
  * Usage: tsx bench/apply.ts postgres|mariadb [changes] [variants, default 2000,5000,5000+overlay]
@@ -127,8 +128,22 @@ overlay: { enabled: ${variant.overlay} }
 deadLetter: { table: "${schema}.shadowdb_dead_letters" }
 http: { port: 0 }
 `);
-  while ((await shadow.position(variantGroup)) < end) {
+  // RSS while the backlog drains: it must stay flat (fetches are bounded), not grow with the backlog.
+  const drain: { seconds: number; backlog: number; rssMiB: number }[] = [];
+  let sampledAt = 0;
+  for (let position = 0n; position < end; position = await shadow.position(variantGroup)) {
     running.assertAlive();
+    const now = performance.now();
+    if (now - sampledAt >= 2000) {
+      sampledAt = now;
+      const sample = {
+        seconds: Number(((now - start) / 1000).toFixed(1)),
+        backlog: Number(end - position),
+        rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+      };
+      drain.push(sample);
+      console.log(`  ${variant.name}: ${JSON.stringify(sample)}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   const seconds = (performance.now() - start) / 1000;
@@ -151,6 +166,7 @@ http: { port: 0 }
     changesPerSecond: Math.round(changes / seconds),
     batches: stats.batches,
     peakRssMiB: Math.round(peakRss / 2 ** 20),
+    drain,
   };
   console.log(JSON.stringify(figures));
   measured.push(figures);

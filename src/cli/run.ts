@@ -1,12 +1,15 @@
 /**
  * `shadowdb run --config F`: the materializer and, unless http.port is 0, the HTTP endpoints,
- * until SIGINT/SIGTERM. The endpoints' reset and diff run on a target session of their own, never
- * on the apply session. Stops in reverse order of start: HTTP, then the materializer.
+ * until SIGINT/SIGTERM. The endpoints' reset, diff and overlay figures run on a target session of
+ * their own, never on the apply session. Stops in reverse order of start: HTTP, then the
+ * materializer, which gets `shutdown.timeoutMs` to finish its batch before it is abandoned.
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/index.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { createLogger } from "../log.ts";
+import { Metrics } from "../metrics/metrics.ts";
+import { collectOverlaySizes } from "../metrics/overlay-sizes.ts";
 import { diffOverlays, resetOverlays } from "../overlay/admin.ts";
 import { createMaterializer } from "../run/create.ts";
 import type { Target } from "../target/dialect.ts";
@@ -20,37 +23,58 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const config = await loadConfig(values.config);
   const log = createLogger(config.log.level);
-  const materializer = await createMaterializer(config, log);
+  const metrics = new Metrics();
+  const materializer = await createMaterializer(config, log, metrics);
+  const { health } = materializer;
   const stop = new AbortController();
   let http: HttpServer | undefined;
   let admin: Target | undefined;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
-      log.info({ signal }, "stopping");
+      log.info({ signal, timeoutMs: config.shutdown.timeoutMs }, "stopping");
+      // The transaction in flight rolls back when the process ends; its records are applied
+      // again after restart, so abandoning it loses nothing.
+      setTimeout(() => {
+        log.warn(
+          { timeoutMs: config.shutdown.timeoutMs },
+          "the batch in flight did not finish in time: abandoned",
+        );
+        process.exit(0);
+      }, config.shutdown.timeoutMs).unref();
       void Promise.resolve(http?.close()).finally(() => stop.abort());
     });
   }
-  let failure: unknown;
+  let failed = false;
   const running = materializer.run(stop.signal);
-  running.catch((error: unknown) => {
-    failure = error;
+  running.catch(() => {
+    failed = true;
+  });
+  metrics.onCollect(() => {
+    metrics.ready.set(health.readyReasons().length === 0 ? 1 : 0);
+  });
+  metrics.onCollect(() => {
+    metrics.idHeadroom.reset();
+    for (const [table, columns] of Object.entries(materializer.status().idHeadroom as object)) {
+      for (const c of columns as { column: string; remaining: string }[])
+        metrics.idHeadroom.set({ table, column: c.column }, Number(c.remaining));
+    }
   });
   try {
     if (config.http.port !== 0) {
       const dialect = await loadDialect(config.target.dialect);
       const target = new dialect.Target(config.target.url);
       admin = target;
+      if (config.overlay.enabled) metrics.onCollect(collectOverlaySizes(metrics, target));
       http = await startHttpServer({
         host: config.http.host,
         port: config.http.port,
         adminToken: config.http.adminToken,
         log,
         routes: {
-          health: () =>
-            failure === undefined
-              ? []
-              : [`the materializer stopped: ${(failure as { code?: string }).code ?? String(failure)}`],
-          status: async () => materializer.status(),
+          health: () => health.healthReasons(),
+          ready: () => health.readyReasons(),
+          metrics: () => metrics.scrape((error) => log.warn({ err: error }, "a metrics collector failed")),
+          status: async () => ({ ...materializer.status(), ready: health.readyReasons() }),
           diff: (table) => diffOverlays(config, target, table),
           reset: (table, key) => resetOverlays(target, table, key),
         },
@@ -62,7 +86,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     // The materializer must not be left running when the HTTP server cannot start.
     stop.abort();
     await running.catch(() => undefined);
-    throw error;
+    if (!failed) throw error;
+    log.error(
+      { err: error, ...materializer.stats },
+      "the materializer stopped on an error it cannot wait out",
+    );
+    return 1;
   } finally {
     await http?.close();
     await admin?.close();

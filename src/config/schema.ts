@@ -139,8 +139,16 @@ const http = section({
   port: integer(0, 65535).default(8080),
   host: nonEmpty.default("0.0.0.0"),
   adminToken: z.string().min(16).optional(),
+  // /readyz: the largest lag behind the source (ms since the last applied change's source commit,
+  // 0 when caught up) that still counts as ready.
   readyLagMs: integer(1).default(30_000),
+  // /healthz: an apply that runs longer than this means the loop is stuck (restart the process).
+  stalledAfterMs: integer(1000).default(300_000),
 });
+
+// SIGTERM: how long to let the batch in flight finish before abandoning it (its transaction rolls
+// back and is applied again after restart). Kubernetes' default grace period is 30 s.
+const shutdown = section({ timeoutMs: integer(0).default(10_000) });
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -155,6 +163,7 @@ export const configSchema = section({
   masking: defaulted(section({ key: z.string().min(16).optional() })),
   decode: defaulted(decode),
   http: defaulted(http),
+  shutdown: defaulted(shutdown),
   log: defaulted(section({ level: z.enum(logLevels).default("info") })),
 })
   .check(z.superRefine(checkAcrossKeys, { when: () => true }))

@@ -12,7 +12,7 @@ import { readJson } from "./body.ts";
 import { type PublicWork, publicRoutes } from "./public.ts";
 import { errorReply, findRoute, HttpError, type Reply, type Route } from "./router.ts";
 
-/** The work behind the endpoints; readiness and metrics join it as they are built. */
+/** The work behind the endpoints. */
 export type HttpRoutes = AdminWork & PublicWork;
 
 export interface HttpServerOptions {

@@ -7,6 +7,7 @@ import type {
   KafkaRecord,
   RecordDecoder,
   RowChange,
+  SnapshotMarker,
   TransactionBoundary,
   Truncate,
 } from "../decode/index.ts";
@@ -23,6 +24,19 @@ export interface Item {
   error?: ShadowdbError;
   /** The source transaction the record belongs to, when the connector sends transaction metadata. */
   transaction?: TransactionMark;
+  /** Row changes and truncates: what happened at the source and when, for metrics and readiness. */
+  origin?: Origin;
+}
+
+export interface Origin {
+  op: "c" | "u" | "d" | "r" | "t";
+  /** The source database's commit time (source.ts_ms). */
+  sourceMs?: number;
+  snapshot: SnapshotMarker;
+}
+
+function origin(event: RowChange | Truncate): Origin {
+  return { op: event.op, sourceMs: event.source?.tsMs, snapshot: event.source?.snapshot ?? false };
 }
 
 export interface TransactionMark {
@@ -67,7 +81,7 @@ export function prepareItems(records: KafkaRecord[], decoder: RecordDecoder, map
           const change = mapper.map(event);
           const key = mapper.keyColumns(event).map((c) => mapper.targetName(c) ?? c);
           const columns = mapper.targetColumns(event.columns);
-          items.push({ record, change, columns, key, transaction: dataEvent(event) });
+          items.push({ record, change, columns, key, transaction: dataEvent(event), origin: origin(event) });
           break;
         }
         case "t":
@@ -75,7 +89,12 @@ export function prepareItems(records: KafkaRecord[], decoder: RecordDecoder, map
             items.push({ record, transaction: dataEvent(event) });
             break;
           }
-          items.push({ record, change: mapper.map(event), transaction: dataEvent(event) });
+          items.push({
+            record,
+            change: mapper.map(event),
+            transaction: dataEvent(event),
+            origin: origin(event),
+          });
           break;
         case "begin":
         case "end":

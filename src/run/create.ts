@@ -1,11 +1,16 @@
 /** Wires a Materializer from a config: the dialect (loaded on demand), Kafka, the target. */
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import { loadDialect } from "../target/load.ts";
 import { kafkaFromConfig } from "./kafka.ts";
 import { Materializer } from "./materializer.ts";
 
-export async function createMaterializer(config: Config, log: Logger): Promise<Materializer> {
+export async function createMaterializer(
+  config: Config,
+  log: Logger,
+  metrics?: Metrics,
+): Promise<Materializer> {
   const dialect = await loadDialect(config.target.dialect);
   // A topic store is fed from an outbox table written with the positions (see dead-letter-relay.ts).
   const deadLetterTable =
@@ -18,5 +23,6 @@ export async function createMaterializer(config: Config, log: Logger): Promise<M
     target: new dialect.Target(config.target.url, deadLetterTable),
     classify: dialect.classify,
     log,
+    metrics,
   });
 }

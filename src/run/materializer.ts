@@ -9,12 +9,15 @@ import { type KafkaRecord, RecordDecoder } from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import type { ClassifiedError, Target } from "../target/dialect.ts";
 import { type ApplyContext, applyItems } from "./apply.ts";
 import { allToOneAssigner } from "./assigner.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import { type Item, prepareItems } from "./batch.ts";
 import { DeadLetterRelay } from "./dead-letter-relay.ts";
+import { Health } from "./health.ts";
+import { type Observers, observeApplied } from "./observe.ts";
 import { SourceTransactions } from "./source-transactions.ts";
 import { TargetTables } from "./tables.ts";
 
@@ -24,6 +27,8 @@ export interface MaterializerOptions {
   target: Target;
   classify: (error: unknown) => ClassifiedError;
   log: Logger;
+  /** Prometheus metrics to feed; absent, nothing is counted beyond `stats`. */
+  metrics?: Metrics;
 }
 
 export interface MaterializerStats {
@@ -43,8 +48,36 @@ export interface MaterializerStats {
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** Errors of Kafka's clients (broker away, timeouts, even refusals): wait and try again. */
+function kafkaOutage(error: unknown): boolean {
+  return error instanceof Error && error.name.startsWith("KafkaJS");
+}
+
 /** How long a fetch waits for data: also how long a stop waits for the fetch in flight. */
 const FETCH_WAIT_MS = 500;
+/** How often high-water marks are read for lag, and an idle target is asked whether it answers. */
+const PROBE_MS = 5000;
+
+/** How long a probe waits for an answer before it reports the server as not answering. */
+const PROBE_WAIT_MS = 10_000;
+
+class NoAnswer extends Error {}
+
+/** `work`, or a NoAnswer after `ms`: a hanging server must show as one, not as silence. */
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NoAnswer(`no answer within ${ms / 1000} s`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Why a Kafka or database operation failed, in one line for /readyz. */
+function problem(error: unknown): string {
+  if (error instanceof ShadowdbError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 export class Materializer {
   readonly stats: MaterializerStats = {
@@ -61,10 +94,12 @@ export class Materializer {
   assignment: Record<string, number[]> = {};
   /** The topics the running consumer reads. */
   topics: string[] = [];
+  readonly health: Health;
   private readonly decoder: RecordDecoder;
   private readonly tables: TargetTables;
   private readonly mappers = new Map<string, Mapper>();
   private readonly ctx: ApplyContext;
+  private readonly observers: Observers;
   /** Next offset per partition, as stored in the target: the source of truth. */
   private positions = new Map<string, bigint>();
   /** Partitions sought back to their stored position since the last assignment. */
@@ -80,9 +115,15 @@ export class Materializer {
   private lettersWaiting = false;
   /** Applies run one at a time: batches and the source mode's timer share the target session. */
   private serial: Promise<unknown> = Promise.resolve();
+  /** When the target last answered (an apply or a probe), ms since the epoch. */
+  private lastTargetAnswer = 0;
 
   constructor(private readonly options: MaterializerOptions) {
     const { config, target, classify } = options;
+    this.health = new Health({
+      readyLagMs: config.http.readyLagMs,
+      stalledAfterMs: config.http.stalledAfterMs,
+    });
     this.decoder = new RecordDecoder({
       binaryHandlingMode: config.decode.binaryHandlingMode,
       maxRecordBytes: config.decode.maxRecordBytes,
@@ -101,9 +142,19 @@ export class Materializer {
       mappingFor: (topic) => this.mapperFor(topic)?.mapping,
       onError: config.onError,
       overlay: config.overlay.enabled,
-      onCommitted: (topic, partition, next) =>
-        this.positions.set(partitionKey(topic, partition), BigInt(next)),
+      onCommitted: (topic, partition, next) => {
+        this.positions.set(partitionKey(topic, partition), BigInt(next));
+        this.health.position(topic, partition, BigInt(next));
+      },
       expectedPosition: (topic, partition) => this.positions.get(partitionKey(topic, partition))?.toString(),
+    };
+    this.observers = {
+      health: this.health,
+      metrics: options.metrics,
+      tableOf: (topic) => {
+        const table = this.mapperFor(topic)?.mapping.table;
+        return table && `${table.schema}.${table.name}`;
+      },
     };
     const { transactional, transactionTopic, transactionTimeoutMs } = config.apply;
     if (transactional === "source" && transactionTopic) {
@@ -133,41 +184,83 @@ export class Materializer {
       positions,
       stats: { ...this.stats },
       heldForTransactions: this.source?.size ?? 0,
+      partitions: this.health.snapshot(),
       idHeadroom: Object.fromEntries(this.tables.idHeadroom),
     };
   }
 
-  /** Runs until `signal` aborts (resolves) or a fatal error (rejects). Stops in reverse order of start. */
+  /**
+   * Runs until `signal` aborts (resolves) or a fatal error (rejects). Stops in reverse order of
+   * start. Kafka or the target being away, at start or later, is waited out with backoff: the
+   * instance stays up and /readyz says why it is not ready.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const { config, kafka, target, log } = this.options;
-    await target.prepare();
     const admin = kafka.admin();
     const producer =
       config.deadLetter.kind === "topic"
         ? kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 })
         : undefined;
     try {
-      await admin.connect();
+      await this.untilDone("target", signal, () => target.prepare());
+      await this.untilDone("kafka", signal, async () => {
+        await admin.connect();
+        await producer?.connect();
+      });
       if (producer && config.deadLetter.kind === "topic") {
-        await producer.connect();
         const { topic } = config.deadLetter;
         this.relay = new DeadLetterRelay({ target, producer, topic, groupId: config.kafka.groupId });
         this.lettersWaiting = true;
         await this.relayLetters();
       }
-      while (!signal.aborted) {
-        const topics = await this.topicsToRead(admin);
-        if (topics.length === 0) {
-          log.warn({ every: config.kafka.topicRefreshMs }, "no mapped topic exists yet; waiting");
-          await sleep(config.kafka.topicRefreshMs, signal);
-          continue;
+      for (let attempt = 0; !signal.aborted; ) {
+        try {
+          const topics = await this.topicsToRead(admin);
+          this.health.kafka("admin", undefined);
+          if (topics.length === 0) {
+            log.warn({ every: config.kafka.topicRefreshMs }, "no mapped topic exists yet; waiting");
+            this.health.assigned([]);
+            await sleep(config.kafka.topicRefreshMs, signal);
+            continue;
+          }
+          await this.consume(topics, admin, signal);
+          attempt = 0;
+        } catch (error) {
+          if (!kafkaOutage(error)) throw error;
+          this.health.kafka("consumer", problem(error));
+          const delay = Math.round(backoffDelay(attempt++, 1000));
+          log.warn({ err: error, delay }, "kafka is not answering; starting the consumer again later");
+          await sleep(delay, signal);
         }
-        await this.consume(topics, admin, signal);
       }
+    } catch (error) {
+      this.health.failed(problem(error));
+      throw error;
     } finally {
       await producer?.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
       await target.close();
+    }
+  }
+
+  /** Retries `work` with backoff until it succeeds or `signal` aborts; fatal errors pass. */
+  private async untilDone(part: "target" | "kafka", signal: AbortSignal, work: () => Promise<unknown>) {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        await work();
+        if (part === "target") this.health.target(undefined);
+        else this.health.kafka("admin", undefined);
+        return;
+      } catch (error) {
+        const reason = part === "target" ? this.options.classify(error) : undefined;
+        if (reason ? !reason.retriable : !kafkaOutage(error)) throw error;
+        const text = reason ? `${reason.code}: ${(error as Error).message}` : problem(error);
+        if (part === "target") this.health.target(text);
+        else this.health.kafka("admin", text);
+        const delay = Math.round(backoffDelay(attempt, 1000));
+        this.options.log.warn({ err: error, delay }, `${part} is not answering; trying again`);
+        await sleep(delay, signal);
+      }
     }
   }
 
@@ -207,6 +300,8 @@ export class Materializer {
         if (!event.payload.restart) {
           fatal = event.payload.error;
           resolve();
+        } else {
+          this.health.kafka("consumer", `the consumer restarts after ${problem(event.payload.error)}`);
         }
       });
     });
@@ -222,7 +317,13 @@ export class Materializer {
       this.held.clear();
       this.source?.clear();
       this.assignment = event.payload.memberAssignment;
+      this.health.assigned(
+        Object.entries(this.assignment).flatMap(([topic, partitions]) =>
+          partitions.map((partition) => ({ topic, partition })),
+        ),
+      );
     });
+    consumer.on(consumer.events.FETCH, () => this.health.kafka("consumer", undefined));
     const watch = setInterval(() => {
       this.topicsToRead(admin).then(
         (now) => {
@@ -241,6 +342,16 @@ export class Materializer {
           );
         }, config.overlay.idCheckMs)
       : undefined;
+    let probing = false;
+    const probe = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      this.probe(admin)
+        .catch((error: unknown) => log.debug({ err: error }, "probe failed"))
+        .finally(() => {
+          probing = false;
+        });
+    }, PROBE_MS);
     // Source mode: a transaction may become committable with no new record (its timeout ran out).
     const tick = this.source
       ? setInterval(() => {
@@ -262,12 +373,61 @@ export class Materializer {
       await stopped;
     } finally {
       clearInterval(watch);
+      clearInterval(probe);
       clearInterval(tick);
       clearInterval(ids);
       await consumer.disconnect().catch(() => undefined);
       await this.serial.catch(() => undefined);
     }
     if (fatal) throw fatal;
+  }
+
+  /**
+   * Reads the assigned partitions' high-water marks (lag for /readyz and /metrics) and, when the
+   * target has been idle, asks it for the stored positions: an outage shows even with no traffic.
+   * A server that hangs rather than refuses (frozen, partitioned) is reported after PROBE_WAIT_MS.
+   */
+  private async probe(admin: Admin): Promise<void> {
+    const { metrics, config, target, classify } = this.options;
+    try {
+      await within(PROBE_WAIT_MS, this.readEnds(admin));
+      this.health.kafka("admin", undefined);
+    } catch (error) {
+      this.health.kafka("admin", problem(error));
+    }
+    if (Date.now() - this.lastTargetAnswer >= PROBE_MS) {
+      try {
+        const stored = await within(
+          PROBE_WAIT_MS,
+          this.serialized(() => target.readPositions(config.kafka.groupId)),
+        );
+        this.lastTargetAnswer = Date.now();
+        this.health.target(undefined);
+        for (const p of stored) {
+          if (this.assignment[p.topic]?.includes(p.partition))
+            this.health.position(p.topic, p.partition, BigInt(p.offset));
+        }
+      } catch (error) {
+        this.health.target(
+          error instanceof NoAnswer ? error.message : `${classify(error).code}: ${problem(error)}`,
+        );
+      }
+    }
+    if (metrics) {
+      metrics.consumerLag.reset();
+      for (const [id, lag] of this.health.lagRecords()) {
+        const at = id.lastIndexOf("[");
+        metrics.consumerLag.set({ topic: id.slice(0, at), partition: id.slice(at + 1, -1) }, Number(lag));
+      }
+    }
+  }
+
+  private async readEnds(admin: Admin): Promise<void> {
+    for (const [topic, partitions] of Object.entries(this.assignment)) {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        if (partitions.includes(p.partition)) this.health.end(topic, p.partition, BigInt(p.high));
+      }
+    }
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
@@ -297,8 +457,9 @@ export class Materializer {
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
     const key = partitionKey(topic, partition);
+    this.health.end(topic, partition, BigInt(batch.highWatermark));
     if (!this.fresh) {
-      await this.loadPositions();
+      await this.retrying(() => this.loadPositions(), stop, heartbeat);
       this.fresh = true;
     }
     const stored = this.positions.get(key);
@@ -371,10 +532,15 @@ export class Materializer {
     heartbeat: (() => Promise<void>) | undefined,
     owned: () => boolean,
   ): Promise<void> {
-    const { log } = this.options;
+    const { log, metrics } = this.options;
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      this.health.applying(true);
       try {
         const result = await applyItems(this.ctx, items);
+        this.lastTargetAnswer = Date.now();
+        this.health.target(undefined);
+        observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
         this.stats.applied += result.applied;
         this.stats.deadLetters += result.deadLetters.length;
         this.stats.batches++;
@@ -392,18 +558,40 @@ export class Materializer {
         const retriable = error instanceof ShadowdbError && error.retriable;
         if (!retriable || stop.aborted || !owned()) throw error;
         this.stats.retries++;
+        metrics?.retries.inc({ code: error.code });
+        if (error.code.startsWith("TARGET_")) this.health.target(problem(error));
         const delay = backoffDelay(attempt);
         log.warn({ err: error, attempt, delay: Math.round(delay) }, "retrying batch");
         await sleep(delay, stop);
         await heartbeat?.();
         // Fenced: another instance moved the partition on; learn where it is before going on.
-        if (error instanceof ShadowdbError && error.code === "APPLY_FENCED") await this.loadPositions();
+        if (error.code === "APPLY_FENCED") await this.loadPositions();
         // Part of the batch may have been committed record by record before the failure.
         items = items.filter((i) => {
           const next = this.positions.get(partitionKey(i.record.topic, i.record.partition));
           return next === undefined || BigInt(i.record.offset) >= next;
         });
         if (items.length === 0) return;
+      } finally {
+        this.health.applying(false);
+      }
+    }
+  }
+
+  /** `work` (a target read) retried with backoff while the target is away, until `stop`. */
+  private async retrying<T>(work: () => Promise<T>, stop: AbortSignal, heartbeat?: () => Promise<void>) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await work();
+        this.health.target(undefined);
+        return result;
+      } catch (error) {
+        const reason = this.options.classify(error);
+        if (!reason.retriable || stop.aborted) throw error;
+        this.health.target(`${reason.code}: ${(error as Error).message}`);
+        this.options.metrics?.retries.inc({ code: reason.code });
+        await sleep(backoffDelay(attempt), stop);
+        await heartbeat?.();
       }
     }
   }

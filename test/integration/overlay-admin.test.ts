@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -16,17 +15,10 @@ import pg from "pg";
 import { services } from "../support/env.ts";
 import { kafkaClient, waitForTopic } from "../support/kafka.ts";
 import { eventually } from "../support/materialize.ts";
+import { freePort } from "../support/net.ts";
 import { uninstallOverlays } from "../support/overlay.ts";
 
 const token = "admin-token-for-tests-0123456789";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });

@@ -38,6 +38,10 @@ function fixture(file: string): TableFixture {
   };
 }
 
+/** Offset `k` records after the first of the recorded update batch: each recording has its own offsets. */
+const updateStart = BigInt(fixture("postgres/default/update.json").records[0]!.offset);
+const at = (k: number) => (updateStart + BigInt(k)).toString();
+
 /** The record with its value cut short, as a broken producer or a bad copy would leave it. */
 function cutShort(record: KafkaRecord): KafkaRecord {
   return { ...record, value: record.value!.subarray(0, 40) };
@@ -163,9 +167,9 @@ test("a batch is one transaction: the coalesced write, then the position after i
     groupId,
     positions: [{ topic: last.topic, partition: last.partition, offset: next(last) }],
   });
-  assert.equal(next(last), "32");
-  assert.deepEqual(committed, ["32"]);
-  assert.deepEqual(target.positionsOf(groupId), [{ topic: last.topic, partition: 0, offset: "32" }]);
+  assert.equal(next(last), at(8));
+  assert.deepEqual(committed, [at(8)]);
+  assert.deepEqual(target.positionsOf(groupId), [{ topic: last.topic, partition: 0, offset: at(8) }]);
   assert.deepEqual(byId(asText(target.rows(table))), byId(fx.sourceRows));
 });
 
@@ -273,7 +277,7 @@ test("a write the database refuses for good falls back to record by record: only
   target.failOn = rejectQty4;
   const result = await applyItems(ctx, items());
 
-  const bad = fx.records.find((r) => r.offset === "29")!;
+  const bad = fx.records.find((r) => r.offset === at(5))!;
   assert.equal(result.applied, 7);
   assert.equal(result.deadLetters.length, 1);
   assert.deepEqual(withoutMessage(result.deadLetters), [letterOf(bad, "TARGET_CONSTRAINT")]);
@@ -293,7 +297,7 @@ test("a write the database refuses for good falls back to record by record: only
     fx.records.map((r) => [{ topic: r.topic, partition: r.partition, offset: next(r) }]),
   );
   // onCommitted sees every new next offset, in order.
-  assert.deepEqual(committed, ["25", "26", "27", "28", "29", "30", "31", "32"]);
+  assert.deepEqual(committed, [at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8)]);
   assert.deepEqual(withoutMessage(target.deadLetters()), withoutMessage(result.deadLetters));
   // Everything but the refused update is applied: id 3 keeps qty 3.
   assert.deepEqual(
@@ -311,12 +315,12 @@ test("record by record, decode failures and refused writes are each set aside in
   assert.deepEqual(
     result.deadLetters.map((l) => [l.offset, l.code]),
     [
-      ["25", "DECODE_MALFORMED_JSON"],
-      ["29", "TARGET_CONSTRAINT"],
+      [at(1), "DECODE_MALFORMED_JSON"],
+      [at(5), "TARGET_CONSTRAINT"],
     ],
   );
   assert.equal(result.applied, 6);
-  assert.deepEqual(committed, ["25", "26", "27", "28", "29", "30", "31", "32"]);
+  assert.deepEqual(committed, [at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8)]);
   assert.equal(target.deadLetters().length, 2, "each letter stored once");
 });
 
@@ -364,16 +368,16 @@ test("a retriable failure during the record-by-record fallback stops there; earl
     return true;
   });
   // 24…29 committed (29 as a dead letter); the update at 30 failed: the caller retries from 30.
-  assert.deepEqual(committed, ["25", "26", "27", "28", "29", "30"]);
+  assert.deepEqual(committed, [at(1), at(2), at(3), at(4), at(5), at(6)]);
   assert.deepEqual(
     target.positionsOf(groupId).map((p) => p.offset),
-    ["30"],
+    [at(6)],
   );
 });
 
 for (const [kind, cut, committedBefore] of [
-  ["a refused write", undefined, ["25", "26", "27", "28", "29"]],
-  ["a decode failure", 1, ["25"]],
+  ["a refused write", undefined, [at(1), at(2), at(3), at(4), at(5)]],
+  ["a decode failure", 1, [at(1)]],
 ] as const) {
   test(`the fallback storing ${kind}'s dead letter loses the connection: a retriable ShadowdbError`, async () => {
     const { fx, target, ctx, committed, items } = setup("postgres/default/update.json");
@@ -433,14 +437,14 @@ test('onError "stop": a write the database refuses is rethrown, with no fallback
 test("after a schema error the table is looked up again: a column the shadow dropped is skipped", async () => {
   const { fx, target, table, ctx, committed, items } = setup("postgres/default/update.json");
   await applyItems(ctx, items(fx.records.slice(0, 3)));
-  assert.deepEqual(committed, ["27"]);
+  assert.deepEqual(committed, [at(3)]);
   // The shadow's migration drops `note` while shadowdb holds the table's shape.
   target.dropColumn(table, "note");
   const result = await applyItems(ctx, items(fx.records.slice(3)));
   assert.deepEqual(result.deadLetters, []);
   assert.equal(result.applied, 5);
   assert.equal(target.schemaCalls.filter((c) => c.startsWith("describe")).length, 2);
-  assert.deepEqual(committed.at(-1), "32");
+  assert.deepEqual(committed.at(-1), at(8));
   assert.deepEqual(byId(asText(target.rows(table))), byId(fx.sourceRows.map(({ note: _, ...r }) => r)));
   assert.ok(ctx.tables.skipped.get("public.fx_update")?.has("note"));
 });

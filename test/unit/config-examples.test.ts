@@ -87,6 +87,9 @@ test("the examples show every key with its default", async () => {
     "host",
     "adminToken",
     "readyLagMs",
+    "stalledAfterMs",
+    "shutdown",
+    "timeoutMs",
     "log",
     "level",
   ];

@@ -58,7 +58,14 @@ test("a minimal config gets every default", () => {
   assert.deepEqual(config.deadLetter, { kind: "topic", topic: "g.dlq" });
   assert.deepEqual(config.masking, {});
   assert.deepEqual(config.decode, { maxRecordBytes: 16 * 1024 * 1024, binaryHandlingMode: "bytes" });
-  assert.deepEqual(config.http, { port: 8080, host: "0.0.0.0", adminToken: token, readyLagMs: 30_000 });
+  assert.deepEqual(config.http, {
+    port: 8080,
+    host: "0.0.0.0",
+    adminToken: token,
+    readyLagMs: 30_000,
+    stalledAfterMs: 300_000,
+  });
+  assert.deepEqual(config.shutdown, { timeoutMs: 10_000 });
   assert.deepEqual(config.log, { level: "info" });
   assert.deepEqual(config.tables[0], {
     topic: "pgprod.public.orders",
@@ -448,7 +455,12 @@ test("apply.transactional: source needs the transaction metadata topic", () => {
 });
 
 test("http: port 0 disables it; otherwise an admin token of 16+ characters is required", () => {
-  assert.deepEqual(parse({ http: { port: 0 } }).http, { port: 0, host: "0.0.0.0", readyLagMs: 30_000 });
+  assert.deepEqual(parse({ http: { port: 0 } }).http, {
+    port: 0,
+    host: "0.0.0.0",
+    readyLagMs: 30_000,
+    stalledAfterMs: 300_000,
+  });
   assert.equal(
     parse({ http: { port: "9090", adminToken: token, host: "127.0.0.1", readyLagMs: 5 } }).http.port,
     9090,

@@ -36,8 +36,18 @@ class FakeWork implements HttpRoutes {
   hold: Promise<void> | undefined;
   problems: string[] = [];
 
+  notReady: string[] = [];
+
   health(): string[] {
     return this.problems;
+  }
+
+  ready(): string[] {
+    return this.notReady;
+  }
+
+  async metrics() {
+    return { contentType: "text/plain; version=0.0.4; charset=utf-8", text: "shadowdb_ready 1\n" };
   }
 
   async status(): Promise<unknown> {
@@ -465,6 +475,30 @@ test("/healthz and /status need no token; /healthz answers 503 with the reasons 
     assert.equal(status.status, 200);
     assert.deepEqual(await status.json(), { applied: 7 });
     assert.equal((await fetch(`${url}/status`, { method: "POST" })).status, 405);
+  } finally {
+    await server.close();
+  }
+});
+
+test("/readyz and /metrics need no token; /readyz answers 503 with the reasons when not ready", async () => {
+  const work = new FakeWork();
+  const server = await start(work);
+  try {
+    const url = `http://127.0.0.1:${server.port}`;
+    const ready = await fetch(`${url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { ready: true, reasons: [] });
+    work.notReady = ["kafka: KafkaJSConnectionError: Connection error"];
+    const notReady = await fetch(`${url}/readyz`);
+    assert.equal(notReady.status, 503);
+    assert.deepEqual(await notReady.json(), {
+      ready: false,
+      reasons: ["kafka: KafkaJSConnectionError: Connection error"],
+    });
+    const metrics = await fetch(`${url}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.equal(metrics.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    assert.equal(await metrics.text(), "shadowdb_ready 1\n");
   } finally {
     await server.close();
   }
