@@ -3,6 +3,7 @@
  * Kafka Connect with Debezium, the local PostgreSQL and MariaDB prepared as "production").
  */
 import { rm } from "node:fs/promises";
+import { serviceVariables } from "../test/support/services.ts";
 import {
   connectorStates,
   connectorVars,
@@ -91,13 +92,19 @@ function printEnv(): void {
   for (const [name, value] of Object.entries(stackEnv())) console.log(`export ${name}='${value}'`);
 }
 
-const usage = "usage: npm run stack -- up | down [--purge] | status | env";
+const usage = "usage: npm run stack -- up | for-tests | down [--purge] | status | env";
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "up":
       await up();
+      return 0;
+    // `npm test`'s pretest: the tests' services are the local stack unless all SHADOWDB_* say otherwise.
+    case "for-tests":
+      if (serviceVariables.every((name) => process.env[name]))
+        log("SHADOWDB_* set: not starting the local stack");
+      else await up();
       return 0;
     case "down":
       await down(rest.includes("--purge"));

@@ -235,8 +235,11 @@ function postgres(
   }
   if (t === "timetz") return same(fraction(String(d)) === timetzToUtc(source));
   if (t === "interval") {
-    if (mode === "interval-string") return same(intervalMicros(String(d)) === intervalMicros(source));
-    return same(durationMicros(String(d)) === intervalMicros(source));
+    // MicroDuration decodes to "PT<seconds>S"; interval.handling.mode=string (the stack's
+    // connectors set it, whatever the recorded mode's name) sends PostgreSQL's own P…Y…M…DT… text.
+    const text = String(d);
+    const decoded = /^-?PT\d+(\.\d+)?S$/.test(text) ? durationMicros(text) : intervalMicros(text);
+    return same(decoded === intervalMicros(source));
   }
   if (t === "hstore") {
     const decoded = typeof d === "string" ? JSON.parse(d) : d;
