@@ -48,9 +48,20 @@ export interface MaterializerStats {
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-/** Errors of Kafka's clients (broker away, timeouts, even refusals): wait and try again. */
+/** kafkajs wraps what an eachBatch threw (and its own failures) in causes: the first error. */
+function originalCause(error: unknown): unknown {
+  let current = error;
+  while (current instanceof Error && current.cause !== undefined) current = current.cause;
+  return current;
+}
+
+/**
+ * Errors of Kafka's clients (broker away, timeouts, even refusals): wait and try again. An error
+ * of our own that kafkajs wrapped on its way out of eachBatch (onError: stop) is not one.
+ */
 function kafkaOutage(error: unknown): boolean {
-  return error instanceof Error && error.name.startsWith("KafkaJS");
+  const cause = originalCause(error);
+  return cause instanceof Error && cause.name.startsWith("KafkaJS");
 }
 
 /** How long a fetch waits for data: also how long a stop waits for the fetch in flight. */
@@ -298,7 +309,8 @@ export class Materializer {
       stop.addEventListener("abort", () => resolve(), { once: true });
       consumer.on(consumer.events.CRASH, (event) => {
         if (!event.payload.restart) {
-          fatal = event.payload.error;
+          const { error } = event.payload;
+          fatal = kafkaOutage(error) ? error : originalCause(error);
           resolve();
         } else {
           this.health.kafka("consumer", `the consumer restarts after ${problem(event.payload.error)}`);
