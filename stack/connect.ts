@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { adminClient } from "./kafka.ts";
 import { debeziumUser, dirs, ports, repoRoot, type StackEnv, stackEnv } from "./layout.ts";
@@ -123,11 +123,17 @@ export function substitute(text: string, vars: Record<string, string>, source: s
   });
 }
 
+/**
+ * The connectors the stack registers: one per source it runs (PostgreSQL and MariaDB). Named, not
+ * globbed: connectors/ also ships mysql.json, for MySQL servers, which must never be pointed at the
+ * stack's MariaDB.
+ */
+export const stackConnectorFiles = ["mariadb.json", "postgres.json"] as const;
+
 export async function loadConnectors(vars: Record<string, string>): Promise<ConnectorSpec[]> {
   const folder = path.join(repoRoot, "connectors");
-  const files = (await readdir(folder)).filter((f) => f.endsWith(".json")).sort();
   const specs: ConnectorSpec[] = [];
-  for (const file of files) {
+  for (const file of stackConnectorFiles) {
     const raw = await readFile(path.join(folder, file), "utf8");
     specs.push(JSON.parse(substitute(raw, vars, `connectors/${file}`)) as ConnectorSpec);
   }

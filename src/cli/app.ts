@@ -109,6 +109,28 @@ export const commands: Record<string, Command> = {
       [2, `${typedError} (e.g. --table names no table, or one without a primary key)`],
     ],
   },
+  connectors: {
+    usage:
+      "connectors apply --connect-url URL --file F [--file F …] [--set VAR=VALUE …] [--dry-run] [--timeout SECONDS]",
+    summary: "validate and create or update the Debezium source connectors in Kafka Connect",
+    description: `Reads each connector file (postgres, mysql or mariadb for the files shipped in connectors/, or a path) and fills its \${VAR} references from the environment and --set; Kafka Connect then validates every config (PUT /connector-plugins/{class}/config/validate) and each setting it rejects is listed. Only when all are valid, and unless --dry-run, each connector is created or updated (PUT /connectors/{name}/config) and watched until it and its tasks are RUNNING or one FAILED. Passwords are never printed.`,
+    options: [
+      ["apply", "the sub-command"],
+      ["--connect-url URL", "Kafka Connect's REST URL (credentials as user:password@)"],
+      ["--file F", "postgres, mysql, mariadb (connectors/<name>.json) or a path; repeatable; required"],
+      ["--set VAR=VALUE", `a variable for the files' \${VAR} references, over the environment; repeatable`],
+      ["--dry-run", "validate only; create or change nothing"],
+      ["--timeout SECONDS", "how long to wait for RUNNING (default 60)"],
+    ],
+    exits: [
+      [0, "every connector is RUNNING (with --dry-run: every config is valid)"],
+      [1, "Connect rejected a config (nothing created), or a connector FAILED or did not run in time"],
+      [
+        2,
+        "usage or config error, e.g. an unset variable (CONFIG_ENV_MISSING; nothing is sent), or Kafka Connect unreachable",
+      ],
+    ],
+  },
   decode: {
     usage: "decode [--key FILE] [--topic T] [--binary-handling-mode MODE] [FILE | -]",
     summary: "print what shadowdb makes of one message",
@@ -204,6 +226,7 @@ const implemented: Record<string, (argv: string[]) => Promise<number>> = {
   diff: async (argv) => (await import("./diff.ts")).diffCommand(argv),
   reset: async (argv) => (await import("./reset.ts")).resetCommand(argv),
   overlay: async (argv) => (await import("./overlay.ts")).overlayCommand(argv),
+  connectors: async (argv) => (await import("./connectors.ts")).connectorsCommand(argv),
   decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
   demo: async (argv) => (await import("./demo.ts")).demoCommand(argv),
 };

@@ -22,6 +22,7 @@ const names = Object.keys(commands);
 test("the table has the interface's commands", () => {
   assert.deepEqual([...names].sort(), [
     "check",
+    "connectors",
     "decode",
     "demo",
     "diff",
