@@ -9,18 +9,14 @@
  * Usage: tsx bench/apply.ts postgres|mariadb [changes] [variants, default 2000,5000,5000+overlay]
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import mysql from "mysql2/promise";
-import pg from "pg";
 import { overlayNames } from "../src/overlay/names.ts";
 import { loadDialect } from "../src/target/load.ts";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
 import { startMaterializer } from "../test/support/materialize.ts";
+import { type Engine, openDb, writeResults } from "./support.ts";
 
-const engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
+const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
 const changes = Number(process.argv[3] ?? 1_000_000);
 const env = stackEnv();
 const suffix = randomBytes(3).toString("hex");
@@ -29,44 +25,14 @@ const group = `bench-${suffix}`;
 const perStatement = 50_000;
 const ddl = `CREATE TABLE ${table} (id bigint PRIMARY KEY, version int NOT NULL, payload varchar(64) NOT NULL, amount decimal(12,2) NOT NULL)`;
 
-interface Db {
-  run(sql: string): Promise<void>;
-  position(group: string): Promise<bigint>;
-  close(): Promise<void>;
-}
-
-async function open(url: string): Promise<Db> {
-  if (engine === "postgres") {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    return {
-      run: async (sql) => void (await c.query(sql)),
-      position: async (group) => {
-        const { rows } = await c.query(
-          "SELECT coalesce(max(next_offset), 0)::text AS n FROM shadowdb_positions WHERE group_id = $1",
-          [group],
-        );
-        return BigInt(rows[0].n);
-      },
-      close: () => c.end(),
-    };
-  }
-  const c = await mysql.createConnection({ uri: url });
-  return {
-    run: async (sql) => void (await c.query(sql)),
-    position: async (group) => {
-      const [rows] = await c.query(
-        "SELECT CAST(coalesce(max(next_offset), 0) AS CHAR) AS n FROM shadowdb_positions WHERE group_id = ?",
-        [group],
-      );
-      return BigInt((rows as { n: string }[])[0]!.n);
-    },
-    close: () => c.end(),
-  };
-}
-
-const prod = await open(engine === "postgres" ? env.SHADOWDB_PG_PROD_URL : env.SHADOWDB_MY_PROD_URL);
-const shadow = await open(engine === "postgres" ? env.SHADOWDB_PG_SHADOW_URL : env.SHADOWDB_MY_SHADOW_URL);
+const prod = await openDb(
+  engine,
+  engine === "postgres" ? env.SHADOWDB_PG_PROD_URL : env.SHADOWDB_MY_PROD_URL,
+);
+const shadow = await openDb(
+  engine,
+  engine === "postgres" ? env.SHADOWDB_PG_SHADOW_URL : env.SHADOWDB_MY_SHADOW_URL,
+);
 const topic =
   engine === "postgres"
     ? `${env.SHADOWDB_PG_TOPIC_PREFIX}.public.${table}`
@@ -186,6 +152,10 @@ const result = {
   variants: measured,
 };
 console.log(JSON.stringify(result, null, 2));
-const results = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
-writeFileSync(path.join(results, `apply-${engine}.json`), `${JSON.stringify(result, null, 2)}\n`);
+writeResults(`apply-${engine}`, result, {
+  [`${engine === "postgres" ? "pg" : "my"}_apply_changes_per_s`]: Math.max(
+    ...measured.map((m) => m.changesPerSecond),
+  ),
+  peak_rss_mb: Math.max(...measured.map((m) => m.peakRssMiB)),
+});
 process.exit(0);

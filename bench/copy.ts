@@ -5,18 +5,17 @@
  * first into an empty table (insert), then over the same keys (update); rounds alternate which
  * path goes first so both see the same machine noise. A sweep over batch sizes shows where COPY
  * starts to pay (the default threshold in src/target/postgres/copy.ts). Needs PostgreSQL only.
- * Writes bench/results/copy.json. Usage: tsx bench/copy.ts [rows] (BENCH_BATCH, BENCH_ROUNDS).
+ * Writes bench/results/copy.json (SHADOWDB_BENCH_RESULTS elsewhere).
+ * Usage: tsx bench/copy.ts [rows] (BENCH_BATCH, BENCH_ROUNDS).
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { ColumnType, Row } from "../src/decode/index.ts";
 import type { QualifiedName, TableShape } from "../src/target/dialect.ts";
 import { defaultCopyThreshold } from "../src/target/postgres/copy.ts";
 import { PostgresTarget } from "../src/target/postgres/target.ts";
 import { stackEnv } from "../stack/layout.ts";
+import { writeResults } from "./support.ts";
 
 const rows = Number(process.argv[2] ?? 200_000);
 const batchRows = Number(process.env.BENCH_BATCH ?? 5_000);
@@ -204,8 +203,7 @@ try {
     console.log(
       `${String(s.batchRows).padStart(10)} ${String(s.unnest).padStart(15)} ${String(s.copy).padStart(13)}   ${s.ratio}`,
     );
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  writeFileSync(path.join(here, "results", "copy.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeResults("copy", report);
 } finally {
   await targets.unnest.close();
   await targets.copy.close();

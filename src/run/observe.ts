@@ -21,10 +21,17 @@ export function observeApplied(
   const { health, metrics, tableOf } = observers;
   const lettered = new Set(result.deadLetters.map((l) => `${l.topic}\u0000${l.partition}\u0000${l.offset}`));
   const counts = new Map<string, { table: string; op: string; n: number }>();
+  // Health needs only each partition's last change.
+  const last = new Map<string, Item>();
+  for (const item of items)
+    if (item.origin) last.set(`${item.record.topic}\u0000${item.record.partition}`, item);
+  for (const { record, origin } of last.values())
+    health.applied(record.topic, record.partition, origin!.sourceMs, origin!.snapshot);
+  if (!metrics) return;
   for (const { record, origin } of items) {
     if (!origin) continue;
-    health.applied(record.topic, record.partition, origin.sourceMs, origin.snapshot);
-    if (!metrics || lettered.has(`${record.topic}\u0000${record.partition}\u0000${record.offset}`)) continue;
+    if (lettered.size > 0 && lettered.has(`${record.topic}\u0000${record.partition}\u0000${record.offset}`))
+      continue;
     const table = tableOf(record.topic) ?? record.topic;
     const id = `${table}\u0000${origin.op}`;
     const count = counts.get(id) ?? { table, op: origin.op, n: 0 };
@@ -34,7 +41,6 @@ export function observeApplied(
     if (origin.snapshot === false && origin.sourceMs !== undefined)
       metrics.sourceDelaySeconds.observe(Math.max(0, now - origin.sourceMs) / 1000);
   }
-  if (!metrics) return;
   for (const { table, op, n } of counts.values()) metrics.changesApplied.inc({ table, op }, n);
   for (const letter of result.deadLetters)
     metrics.deadLetters.inc({ topic: letter.topic, code: letter.code });

@@ -1,0 +1,135 @@
+/** What the benchmarks share: database sessions of either engine, and writing results. */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import mysql from "mysql2/promise";
+import pg from "pg";
+
+export type Engine = "postgres" | "mariadb";
+
+export interface Db {
+  run(sql: string): Promise<void>;
+  /** The first row, every value as text (counts and sums come back as different types per driver). */
+  one(sql: string): Promise<Record<string, string>>;
+  /** shadowdb's stored position of a group: the next offset, summed over partitions. */
+  position(group: string): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+const asText = (row: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, String(v)]));
+
+export async function openDb(engine: Engine, url: string): Promise<Db> {
+  if (engine === "postgres") {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    const one = async (sql: string) => asText((await c.query(sql)).rows[0] ?? {});
+    return {
+      run: async (sql) => void (await c.query(sql)),
+      one,
+      position: async (group) =>
+        BigInt(
+          (
+            await c.query(
+              "SELECT coalesce(sum(next_offset), 0)::text AS n FROM shadowdb_positions WHERE group_id = $1",
+              [group],
+            )
+          ).rows[0].n,
+        ),
+      close: () => c.end(),
+    };
+  }
+  const c = await mysql.createConnection({ uri: url });
+  const one = async (sql: string) => asText(((await c.query(sql))[0] as Record<string, unknown>[])[0] ?? {});
+  return {
+    run: async (sql) => void (await c.query(sql)),
+    one,
+    position: async (group) => {
+      const [rows] = await c.query(
+        "SELECT CAST(coalesce(sum(next_offset), 0) AS CHAR) AS n FROM shadowdb_positions WHERE group_id = ?",
+        [group],
+      );
+      return BigInt((rows as { n: string }[])[0]!.n);
+    },
+    close: () => c.end(),
+  };
+}
+
+/** bench/results, or SHADOWDB_BENCH_RESULTS (the smoke tests write to a temporary directory). */
+export function resultsDir(): string {
+  const dir =
+    process.env.SHADOWDB_BENCH_RESULTS ?? path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Writes `<name>.json` and merges `headline` into summary.json, the flat file other scripts read. */
+export function writeResults(name: string, result: unknown, headline: Record<string, number> = {}): void {
+  const dir = resultsDir();
+  writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  if (Object.keys(headline).length === 0) return;
+  const file = path.join(dir, "summary.json");
+  let summary: Record<string, number> = {};
+  try {
+    summary = JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+  } catch {
+    // First figures.
+  }
+  writeFileSync(file, `${JSON.stringify({ ...summary, ...headline }, null, 2)}\n`);
+}
+
+/** The figures already in summary.json (empty when no benchmark has written one yet). */
+export function readSummary(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(path.join(resultsDir(), "summary.json"), "utf8")) as Record<
+      string,
+      number
+    >;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * A headline that keeps the largest value any benchmark reported (peak RSS is one figure across
+ * benchmarks), for writeResults' `headline`.
+ */
+export function maxHeadline(key: string, value: number): Record<string, number> {
+  const before = readSummary()[key];
+  return { [key]: typeof before === "number" ? Math.max(before, value) : value };
+}
+
+/** Samples this process's RSS every 200 ms; `stop` ends sampling and returns the peak in MiB. */
+export function rssSampler(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20);
+    },
+  };
+}
+
+/** Exact percentiles of `values` (nearest rank), with count and max; zeros when there are none. */
+export function percentiles(values: number[]): {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+} {
+  const sorted = Float64Array.from(values).sort();
+  const rank = (p: number) =>
+    sorted.length === 0 ? 0 : sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
+  const round = (n: number) => Number(n.toFixed(1));
+  return {
+    count: sorted.length,
+    p50: round(rank(0.5)),
+    p90: round(rank(0.9)),
+    p99: round(rank(0.99)),
+    max: round(sorted.length === 0 ? 0 : sorted[sorted.length - 1]!),
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

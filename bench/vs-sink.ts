@@ -1,0 +1,253 @@
+/**
+ * bench/vs-sink: shadowdb against the Debezium JDBC sink connector, one after the other on the same
+ * backlog. Production writes a pgbench-style stream (narrow rows like pgbench_accounts, or wide
+ * rows with 20 columns): half inserts, 40 % updates, 10 % deletes. Debezium publishes it; then
+ * shadowdb applies it into one database and the JDBC sink (upsert, deletes on, its batch size
+ * tuned first on a smaller stream) into another, each timed from start until its position
+ * reaches the topic's end. Both results are checked against production (count and sums).
+ * Writes bench/results/vs-sink-<engine>.json and the headline ratio to bench/results/summary.json.
+ * Usage: tsx bench/vs-sink.ts postgres|mariadb [changes=1000000] [narrow|wide] [tuning batch sizes]
+ */
+import { randomBytes } from "node:crypto";
+import { stackEnv } from "../stack/layout.ts";
+import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
+import { startMaterializer } from "../test/support/materialize.ts";
+import { type Engine, openDb, writeResults } from "./support.ts";
+
+const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
+const changes = Number(process.argv[3] ?? 1_000_000);
+const shape = process.argv[4] === "wide" ? "wide" : "narrow";
+const tuning = (process.argv[5] ?? "500,2000,5000").split(",").map(Number);
+const env = stackEnv();
+const suffix = randomBytes(3).toString("hex");
+const pg = engine === "postgres";
+
+const columns =
+  shape === "narrow"
+    ? "aid bigint PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler char(84) NOT NULL"
+    : `aid bigint PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, ${Array.from(
+        { length: 17 },
+        (_, i) => `c${i} ${i % 3 === 0 ? "varchar(64)" : i % 3 === 1 ? "decimal(12,2)" : "bigint"} NOT NULL`,
+      ).join(", ")}`;
+const values = (g: string) =>
+  shape === "narrow"
+    ? `${g}, ${g} % 10, 0, ${pg ? `md5(${g}::text)` : `md5(${g})`}`
+    : `${g}, ${g} % 10, 0, ${Array.from({ length: 17 }, (_, i) =>
+        i % 3 === 0
+          ? pg
+            ? `md5((${g} + ${i})::text)`
+            : `md5(${g} + ${i})`
+          : i % 3 === 1
+            ? `${g} / 7.0`
+            : `${g} * ${i}`,
+      ).join(", ")}`;
+
+const prodUrl = pg ? env.SHADOWDB_PG_PROD_URL : env.SHADOWDB_MY_PROD_URL;
+const shadowUrl = pg ? env.SHADOWDB_PG_SHADOW_URL : env.SHADOWDB_MY_SHADOW_URL;
+const prod = await openDb(engine, prodUrl);
+const shadow = await openDb(engine, shadowUrl);
+await prod.run("CREATE DATABASE sinkbench").catch(() => undefined);
+const sinkUrl = new URL(prodUrl);
+sinkUrl.pathname = "/sinkbench";
+const sink = await openDb(engine, sinkUrl.toString());
+const kafka = kafkaClient(env.SHADOWDB_KAFKA_BROKERS);
+const admin = kafka.admin();
+await admin.connect();
+
+const topicOf = (table: string) =>
+  pg ? `${env.SHADOWDB_PG_TOPIC_PREFIX}.public.${table}` : `${env.SHADOWDB_MY_TOPIC_PREFIX}.prod.${table}`;
+
+/** Production writes `n` changes to a fresh table; resolves once Debezium has published all of them. */
+async function publish(table: string, n: number): Promise<{ topic: string; end: bigint; seconds: number }> {
+  await prod.run(`CREATE TABLE ${table} (${columns})`);
+  const inserts = Math.floor(n / 2);
+  const updates = Math.floor(n * 0.4);
+  const deletes = n - inserts - updates;
+  const step = 50_000;
+  const series = (from: number, to: number) =>
+    pg
+      ? `SELECT ${values("g")} FROM generate_series(${from}, ${to}) g`
+      : `SELECT ${values("seq")} FROM seq_${from}_to_${to}`;
+  const started = performance.now();
+  for (let from = 1; from <= inserts; from += step)
+    await prod.run(`INSERT INTO ${table} ${series(from, Math.min(inserts, from + step - 1))}`);
+  for (let from = 1; from <= updates; from += step)
+    await prod.run(
+      `UPDATE ${table} SET abalance = abalance + aid % 97 WHERE aid BETWEEN ${from} AND ${Math.min(updates, from + step - 1)}`,
+    );
+  // Deletes from the far end, so updated and untouched rows both remain.
+  await prod.run(`DELETE FROM ${table} WHERE aid > ${inserts - deletes}`);
+  const topic = topicOf(table);
+  await waitForTopic(kafka, topic);
+  // Each delete is followed by its tombstone.
+  const expected = BigInt(n + deletes);
+  let end = 0n;
+  while (end < expected) {
+    end = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + BigInt(p.high), 0n);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { topic, end, seconds: (performance.now() - started) / 1000 };
+}
+
+const checksum = (table: string) =>
+  `SELECT count(*) AS n, coalesce(sum(abalance), 0) AS s, coalesce(sum(bid), 0) AS b FROM ${table}`;
+
+async function timeShadowdb(topic: string, table: string, end: bigint) {
+  await shadow.run(`CREATE TABLE ${table} (${columns})`);
+  const group = `bench-vs-${suffix}-${table}`;
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const started = performance.now();
+  const running = await startMaterializer(`
+kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
+target: { dialect: ${pg ? "postgres" : "mysql"}, url: "${shadowUrl}" }
+tables: [ { topic: "${topic}", table: "${pg ? "public" : "shadow"}.${table}" } ]
+overlay: { enabled: false }
+deadLetter: { table: "${pg ? "public" : "shadow"}.shadowdb_dead_letters" }
+http: { port: 0 }
+`);
+  while ((await shadow.position(group)) < end) {
+    running.assertAlive();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  await running.stop();
+  await shadow.run(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
+  return { seconds, peakRssMiB: Math.round(peakRss / 2 ** 20), check: await shadow.one(checksum(table)) };
+}
+
+const connect = env.SHADOWDB_CONNECT_URL;
+async function rest(method: string, path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`${connect}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok && response.status !== 404)
+    throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** The JDBC sink, tuned as its docs advise: upsert, reduction buffer, polls as large as the batch. */
+function sinkConfig(topic: string, table: string, batchSize: number): Record<string, string> {
+  const db = new URL(prodUrl);
+  return {
+    "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+    "tasks.max": "1",
+    topics: topic,
+    "connection.url": pg
+      ? `jdbc:postgresql://${db.hostname}:${db.port || 5432}/sinkbench`
+      : `jdbc:mariadb://${db.hostname}:${db.port || 3306}/sinkbench`,
+    "connection.username": decodeURIComponent(db.username) || (pg ? "postgres" : "root"),
+    "connection.password": decodeURIComponent(db.password),
+    "insert.mode": "upsert",
+    "delete.enabled": "true",
+    "primary.key.mode": "record_key",
+    "schema.evolution": "none",
+    "collection.name.format": table,
+    "batch.size": String(batchSize),
+    "use.reduction.buffer": "true",
+    ...(pg ? { "dialect.postgres.unnest.insert.enabled": "true" } : {}),
+    "consumer.override.max.poll.records": String(batchSize),
+    "consumer.override.max.partition.fetch.bytes": String(16 * 2 ** 20),
+    "consumer.override.auto.offset.reset": "earliest",
+    "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "key.converter.schemas.enable": "true",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "value.converter.schemas.enable": "true",
+  };
+}
+
+async function timeSink(topic: string, table: string, end: bigint, batchSize: number) {
+  await sink.run(`DROP TABLE IF EXISTS ${table}`);
+  await sink.run(`CREATE TABLE ${table} (${columns})`);
+  const name = `bench-sink-${suffix}-${table}-${batchSize}`;
+  const started = performance.now();
+  await rest("PUT", `/connectors/${name}/config`, sinkConfig(topic, table, batchSize));
+  try {
+    for (;;) {
+      const status = (await rest("GET", `/connectors/${name}/status`)) as
+        | { tasks?: { state: string; trace?: string }[] }
+        | undefined;
+      const failed = status?.tasks?.find((t) => t.state === "FAILED");
+      if (failed) throw new Error(`the JDBC sink failed: ${failed.trace?.split("\n")[0]}`);
+      const [offsets] = await admin.fetchOffsets({ groupId: `connect-${name}`, topics: [topic] });
+      const done = (offsets?.partitions ?? []).reduce(
+        (sum, p) => sum + BigInt(Math.max(0, Number(p.offset))),
+        0n,
+      );
+      if (done >= end) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await rest("DELETE", `/connectors/${name}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, check: await sink.one(checksum(table)) };
+}
+
+const round = (n: number) => Math.round(n);
+
+// 1. Tune the sink's batch size on a smaller stream of the same shape.
+const tuneTable = `vs_tune_${suffix}`;
+const tuneChanges = Math.max(1000, Math.floor(changes / 10));
+const tune = await publish(tuneTable, tuneChanges);
+const tuned: { batchSize: number; changesPerSecond: number }[] = [];
+for (const batchSize of tuning) {
+  const { seconds } = await timeSink(tune.topic, tuneTable, tune.end, batchSize);
+  tuned.push({ batchSize, changesPerSecond: round(tuneChanges / seconds) });
+  console.log(`tuning the JDBC sink: batch.size ${batchSize}: ${round(tuneChanges / seconds)} changes/s`);
+  await sink.run(`DROP TABLE ${tuneTable}`);
+}
+const best = tuned.reduce((a, b) => (b.changesPerSecond > a.changesPerSecond ? b : a)).batchSize;
+
+// 2. The same backlog, one after the other: shadowdb, then the sink at its best batch size.
+const table = `vs_${shape}_${suffix}`;
+const stream = await publish(table, changes);
+console.log(`published ${changes} changes (${stream.end} records) in ${stream.seconds.toFixed(1)} s`);
+const expected = await prod.one(checksum(table));
+const ours = await timeShadowdb(stream.topic, table, stream.end);
+console.log(`shadowdb: ${round(changes / ours.seconds)} changes/s, peak RSS ${ours.peakRssMiB} MiB`);
+const theirs = await timeSink(stream.topic, table, stream.end, best);
+console.log(`JDBC sink (batch.size ${best}): ${round(changes / theirs.seconds)} changes/s`);
+const same = (check: Record<string, unknown>) => JSON.stringify(check) === JSON.stringify(expected);
+if (!same(ours.check) || !same(theirs.check))
+  throw new Error(
+    `a result differs from production: prod ${JSON.stringify(expected)}, shadowdb ${JSON.stringify(ours.check)}, sink ${JSON.stringify(theirs.check)}`,
+  );
+
+const ratio = Number((theirs.seconds / ours.seconds).toFixed(2));
+console.log(`ratio: shadowdb applies ${ratio}x the JDBC sink's rate`);
+for (const t of [tuneTable, table]) await prod.run(`DROP TABLE IF EXISTS ${t}`);
+await shadow.run(`DROP TABLE ${table}`);
+await sink.run(`DROP TABLE ${table}`);
+await Promise.all([prod.close(), shadow.close(), sink.close(), admin.disconnect()]);
+
+writeResults(
+  `vs-sink-${engine}-${shape}`,
+  {
+    benchmark: "vs-sink",
+    engine,
+    shape,
+    date: new Date().toISOString(),
+    changes,
+    records: Number(stream.end),
+    debeziumPublishSeconds: Number(stream.seconds.toFixed(1)),
+    sinkTuning: { changes: tuneChanges, results: tuned, best },
+    shadowdb: {
+      seconds: Number(ours.seconds.toFixed(1)),
+      changesPerSecond: round(changes / ours.seconds),
+      peakRssMiB: ours.peakRssMiB,
+    },
+    jdbcSink: {
+      batchSize: best,
+      seconds: Number(theirs.seconds.toFixed(1)),
+      changesPerSecond: round(changes / theirs.seconds),
+    },
+    ratio,
+  },
+  shape === "narrow" ? { [`${pg ? "pg" : "my"}_apply_ratio_vs_jdbc_sink`]: ratio } : {},
+);
+process.exit(0);
