@@ -65,9 +65,13 @@ function isFramed(value: unknown): value is { schema: unknown; payload: unknown 
   return keys.length === 2 && keys.includes("schema") && keys.includes("payload");
 }
 
+/** How many recently used schema texts are compared before the Map is asked. */
+const RECENT = 4;
+
 /** A bounded cache of compiled schemas keyed by their JSON text (insertion order evicts the oldest). */
 export class SchemaCache<T> {
   private readonly entries = new Map<string, T>();
+  private readonly recent: [string, T][] = [];
 
   constructor(
     private readonly compile: (schema: ConnectSchema) => T,
@@ -75,6 +79,16 @@ export class SchemaCache<T> {
   ) {}
 
   get(schemaText: string): T {
+    // Records of a table repeat the same key and value schema: comparing with the last few texts
+    // costs a memcmp, where the Map would hash kilobytes of a freshly sliced string per record.
+    for (const [text, compiled] of this.recent) if (text === schemaText) return compiled;
+    const compiled = this.lookup(schemaText);
+    this.recent.unshift([schemaText, compiled]);
+    if (this.recent.length > RECENT) this.recent.pop();
+    return compiled;
+  }
+
+  private lookup(schemaText: string): T {
     let compiled = this.entries.get(schemaText);
     if (compiled === undefined) {
       compiled = this.compile(parseSchema(parse(schemaText, "schema")));
