@@ -14,7 +14,7 @@ import { loadDialect } from "../src/target/load.ts";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
 import { startMaterializer } from "../test/support/materialize.ts";
-import { type Engine, openDb, writeResults } from "./support.ts";
+import { type Engine, maxHeadline, openDb, writeResults } from "./support.ts";
 
 const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
 const changes = Number(process.argv[3] ?? 1_000_000);
@@ -156,6 +156,6 @@ writeResults(`apply-${engine}`, result, {
   [`${engine === "postgres" ? "pg" : "my"}_apply_changes_per_s`]: Math.max(
     ...measured.map((m) => m.changesPerSecond),
   ),
-  peak_rss_mb: Math.max(...measured.map((m) => m.peakRssMiB)),
+  ...maxHeadline("peak_rss_mb", Math.max(...measured.map((m) => m.peakRssMiB))),
 });
 process.exit(0);
