@@ -18,6 +18,15 @@ import { type Item, prepareItems } from "./batch.ts";
 import { DeadLetterRelay } from "./dead-letter-relay.ts";
 import { Health } from "./health.ts";
 import { type Observers, observeApplied } from "./observe.ts";
+import {
+  kafkaOutage,
+  NoAnswer,
+  originalCause,
+  PROBE_WAIT_MS,
+  problem,
+  targetProblem,
+  within,
+} from "./outage.ts";
 import { SourceTransactions } from "./source-transactions.ts";
 import { TargetTables } from "./tables.ts";
 
@@ -48,47 +57,10 @@ export interface MaterializerStats {
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-/** kafkajs wraps what an eachBatch threw (and its own failures) in causes: the first error. */
-function originalCause(error: unknown): unknown {
-  let current = error;
-  while (current instanceof Error && current.cause !== undefined) current = current.cause;
-  return current;
-}
-
-/**
- * Errors of Kafka's clients (broker away, timeouts, even refusals): wait and try again. An error
- * of our own that kafkajs wrapped on its way out of eachBatch (onError: stop) is not one.
- */
-function kafkaOutage(error: unknown): boolean {
-  const cause = originalCause(error);
-  return cause instanceof Error && cause.name.startsWith("KafkaJS");
-}
-
 /** How long a fetch waits for data: also how long a stop waits for the fetch in flight. */
 const FETCH_WAIT_MS = 500;
 /** How often high-water marks are read for lag, and an idle target is asked whether it answers. */
 const PROBE_MS = 5000;
-
-/** How long a probe waits for an answer before it reports the server as not answering. */
-const PROBE_WAIT_MS = 10_000;
-
-class NoAnswer extends Error {}
-
-/** `work`, or a NoAnswer after `ms`: a hanging server must show as one, not as silence. */
-function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NoAnswer(`no answer within ${ms / 1000} s`)), ms);
-  });
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Why a Kafka or database operation failed, in one line for /readyz. */
-function problem(error: unknown): string {
-  if (error instanceof ShadowdbError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 export class Materializer {
   readonly stats: MaterializerStats = {
@@ -265,7 +237,7 @@ export class Materializer {
       } catch (error) {
         const reason = part === "target" ? this.options.classify(error) : undefined;
         if (reason ? !reason.retriable : !kafkaOutage(error)) throw error;
-        const text = reason ? `${reason.code}: ${(error as Error).message}` : problem(error);
+        const text = reason ? targetProblem(reason, error) : problem(error);
         if (part === "target") this.health.target(text);
         else this.health.kafka("admin", text);
         const delay = Math.round(backoffDelay(attempt, 1000));
@@ -420,9 +392,7 @@ export class Materializer {
             this.health.position(p.topic, p.partition, BigInt(p.offset));
         }
       } catch (error) {
-        this.health.target(
-          error instanceof NoAnswer ? error.message : `${classify(error).code}: ${problem(error)}`,
-        );
+        this.health.target(error instanceof NoAnswer ? error.message : targetProblem(classify(error), error));
       }
     }
     if (metrics) {
@@ -600,7 +570,7 @@ export class Materializer {
       } catch (error) {
         const reason = this.options.classify(error);
         if (!reason.retriable || stop.aborted) throw error;
-        this.health.target(`${reason.code}: ${(error as Error).message}`);
+        this.health.target(targetProblem(reason, error));
         this.options.metrics?.retries.inc({ code: reason.code });
         await sleep(backoffDelay(attempt), stop);
         await heartbeat?.();
