@@ -31,12 +31,13 @@ import { parseConfig } from "../src/config/index.ts";
 import { createLogger } from "../src/log.ts";
 import { Metrics } from "../src/metrics/metrics.ts";
 import { overlayNames } from "../src/overlay/names.ts";
-import { kafkaFromConfig } from "../src/run/kafka.ts";
+import { materializerOptions } from "../src/run/create.ts";
 import { Materializer } from "../src/run/materializer.ts";
 import type { TableWrite, Target, TargetTransaction } from "../src/target/dialect.ts";
 import { loadDialect } from "../src/target/load.ts";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
+import { supervise } from "../test/support/materialize.ts";
 import { type Engine, openDb, percentiles, rssSampler, sleep, writeResults } from "./support.ts";
 
 const engineArg = process.argv[2];
@@ -122,46 +123,11 @@ async function startMeasured(yaml: string, lags: Lags) {
     lags.source.push([now - value * 1000, value * 1000]);
     observe(value);
   };
-  const dialect = await loadDialect(config.target.dialect);
-  const deadLetterTable =
-    config.deadLetter.kind === "table"
-      ? config.deadLetter.table
-      : { schema: "", name: "shadowdb_dlq_outbox" };
-  const target = stampingTarget(new dialect.Target(config.target.url, deadLetterTable), (stamps, at) => {
+  const options = await materializerOptions(config, logger, metrics);
+  options.target = stampingTarget(options.target, (stamps, at) => {
     for (const stamp of stamps) if (stamp > 0) lags.client.push([stamp, (at - stamp) / 1000]);
   });
-  const materializer = new Materializer({
-    config,
-    kafka: kafkaFromConfig(config, logger),
-    target,
-    classify: dialect.classify,
-    log: logger,
-    metrics,
-  });
-  const abort = new AbortController();
-  let failure: unknown;
-  let finished = false;
-  const done = materializer.run(abort.signal).then(
-    () => {
-      finished = true;
-    },
-    (error: unknown) => {
-      failure = error;
-      finished = true;
-    },
-  );
-  return {
-    materializer,
-    assertAlive() {
-      if (failure !== undefined) throw failure;
-      if (finished && !abort.signal.aborted) throw new Error("the materializer stopped by itself");
-    },
-    async stop() {
-      abort.abort();
-      await done;
-      if (failure !== undefined) throw failure;
-    },
-  };
+  return supervise(new Materializer(options), config);
 }
 
 /**

@@ -15,7 +15,11 @@ export interface Running {
 export async function startMaterializer(yaml: string): Promise<Running> {
   const config = parseConfig(yaml, "test config", {});
   const log = createLogger(process.env.SHADOWDB_TEST_LOG ?? "warn");
-  const materializer = await createMaterializer(config, log);
+  return supervise(await createMaterializer(config, log), config);
+}
+
+/** Runs `materializer` until stop(), remembering how it ended so assertAlive can tell. */
+export function supervise(materializer: Materializer, config: Config): Running {
   const abort = new AbortController();
   const done = materializer.run(abort.signal);
   let failure: unknown;
