@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import pg from "pg";
 
+const NO_SUCH_TABLE = 1146;
+
 export type Engine = "postgres" | "mariadb";
 
 export interface Db {
@@ -27,15 +29,16 @@ export async function openDb(engine: Engine, url: string): Promise<Db> {
     return {
       run: async (sql) => void (await c.query(sql)),
       one,
-      position: async (group) =>
-        BigInt(
-          (
-            await c.query(
-              "SELECT coalesce(sum(next_offset), 0)::text AS n FROM shadowdb_positions WHERE group_id = $1",
-              [group],
-            )
-          ).rows[0].n,
-        ),
+      position: async (group) => {
+        // Before shadowdb's first start the table is not there: nothing applied yet.
+        const found = await c.query("SELECT to_regclass('shadowdb_positions') IS NOT NULL AS found");
+        if (!found.rows[0].found) return 0n;
+        const { rows } = await c.query(
+          "SELECT coalesce(sum(next_offset), 0)::text AS n FROM shadowdb_positions WHERE group_id = $1",
+          [group],
+        );
+        return BigInt(rows[0].n);
+      },
       close: () => c.end(),
     };
   }
@@ -45,11 +48,17 @@ export async function openDb(engine: Engine, url: string): Promise<Db> {
     run: async (sql) => void (await c.query(sql)),
     one,
     position: async (group) => {
-      const [rows] = await c.query(
-        "SELECT CAST(coalesce(sum(next_offset), 0) AS CHAR) AS n FROM shadowdb_positions WHERE group_id = ?",
-        [group],
-      );
-      return BigInt((rows as { n: string }[])[0]!.n);
+      try {
+        const [rows] = await c.query(
+          "SELECT CAST(coalesce(sum(next_offset), 0) AS CHAR) AS n FROM shadowdb_positions WHERE group_id = ?",
+          [group],
+        );
+        return BigInt((rows as { n: string }[])[0]!.n);
+      } catch (error) {
+        // Before shadowdb's first start the table is not there: nothing applied yet.
+        if ((error as { errno?: number }).errno === NO_SUCH_TABLE) return 0n;
+        throw error;
+      }
     },
     close: () => c.end(),
   };
