@@ -57,6 +57,24 @@ export const errorCodes = {
   },
   MAP_KEY_COLUMN_MISSING: { retriable: false, summary: "a key column is absent from the event" },
 
+  // Seeding the shadow from a production snapshot (src/seed, `shadowdb seed`).
+  SEED_UNSUPPORTED: {
+    retriable: false,
+    summary:
+      "the config asks for something seed cannot do (masked columns, source-transaction mode, another dialect)",
+  },
+  SEED_NO_CAPTURE: {
+    retriable: false,
+    summary:
+      "the source keeps no change stream for a connector: changes committed during the seed would be lost",
+  },
+  SEED_SOURCE_MISSING: {
+    retriable: false,
+    summary: "the production table a topic names is not in the source",
+  },
+  SEED_NOT_EMPTY: { retriable: false, summary: "the target table has rows; seed loads empty tables only" },
+  SEED_SOURCE: { retriable: false, summary: "the source database could not be reached or refused a read" },
+
   // The target database (src/target), classified by SQLSTATE / errno.
   TARGET_CONNECTION: { retriable: true, summary: "the connection to the target database failed or was lost" },
   TARGET_DEADLOCK: { retriable: true, summary: "the transaction was chosen as a deadlock victim" },

@@ -151,7 +151,7 @@ export const connectorRules: readonly ConnectorRule[] = [
     expected: () => "initial or when_needed",
     judge: (value) =>
       value === "initial_only" ? "fail" : value === "never" || value === "no_data" ? "warn" : "ok",
-    why: "the shadow starts from the snapshot: no_data (never) leaves out every row that existed before the connector started, and initial_only streams no change after the snapshot",
+    why: "the shadow starts from the snapshot: no_data (never) leaves out every row that existed before the connector started unless `shadowdb seed` loads them, and initial_only streams no change after the snapshot",
     fix: () => '"snapshot.mode": "initial" (or "when_needed")',
   },
 ];

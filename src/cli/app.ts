@@ -98,6 +98,17 @@ export const commands: Record<string, Command> = {
       [2, typedError],
     ],
   },
+  seed: {
+    usage: "seed --config FILE [--table T] [--format text|json]",
+    summary: "load the tables from production's snapshot at bulk speed (PostgreSQL)",
+    description:
+      "The initial load without a Debezium snapshot: reads each mapped topic's end offsets, then copies the production tables (seed.source.url, one read-only snapshot) into the empty shadow tables with COPY and stores those offsets as positions in the same transaction; run then applies what changed since. Needs the connector's replication slot to exist (snapshot.mode=no_data is enough). Tables whose topic already has positions are skipped; masked tables and source-transaction mode are refused (SEED_UNSUPPORTED).",
+    options: [configOption, ["--table schema.table", "only this target table"], formatOption],
+    exits: [
+      [0, "every table seeded or skipped"],
+      [2, `${typedError}, e.g. SEED_NOT_EMPTY, SEED_NO_CAPTURE`],
+    ],
+  },
   overlay: {
     usage: "overlay install|uninstall --config FILE [--table T]",
     summary: "create or remove the copy-on-write overlay (tables stay intact)",
@@ -226,6 +237,7 @@ const implemented: Record<string, (argv: string[]) => Promise<number>> = {
   diff: async (argv) => (await import("./diff.ts")).diffCommand(argv),
   reset: async (argv) => (await import("./reset.ts")).resetCommand(argv),
   overlay: async (argv) => (await import("./overlay.ts")).overlayCommand(argv),
+  seed: async (argv) => (await import("./seed.ts")).seedCommand(argv),
   connectors: async (argv) => (await import("./connectors.ts")).connectorsCommand(argv),
   decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
   demo: async (argv) => (await import("./demo.ts")).demoCommand(argv),

@@ -148,6 +148,9 @@ const http = section({
 
 // SIGTERM: how long to let the batch in flight finish before abandoning it (its transaction rolls
 // back and is applied again after restart). Kubernetes' default grace period is 30 s.
+// `shadowdb seed`: production itself, read in one read-only snapshot (never written).
+const seed = section({ source: section({ url: nonEmpty }) });
+
 const shutdown = section({ timeoutMs: integer(0).default(10_000) });
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -163,6 +166,7 @@ export const configSchema = section({
   masking: defaulted(section({ key: z.string().min(16).optional() })),
   decode: defaulted(decode),
   http: defaulted(http),
+  seed: optional(seed),
   shutdown: defaulted(shutdown),
   log: defaulted(section({ level: z.enum(logLevels).default("info") })),
 })
@@ -224,6 +228,26 @@ function checkAcrossKeys(value: unknown, ctx: z.core.$RefinementCtx<unknown>): v
   checkAdminToken(record(config.http), report);
   checkTransactionTopic(record(config.apply), report);
   checkDeadLetter(record(config.deadLetter), record(config.kafka)?.groupId, wording, report);
+  checkSeedUrl(record(record(config.seed)?.source)?.url, wording, report);
+}
+
+/** The seed reads production with the target's dialect: bulk text flows from one to the other as is. */
+function checkSeedUrl(url: unknown, wording: Dialect | undefined, report: Report): void {
+  if (typeof url !== "string" || url === "" || wording === undefined) return;
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    scheme = "";
+  }
+  if (!urlSchemes[wording].includes(scheme)) {
+    const wanted = urlSchemes[wording].map((s) => `${s}//`).join(" or ");
+    report({
+      path: ["seed", "source", "url"],
+      message: `expected a ${wanted} URL: the seed's source has the target's dialect (${wording})`,
+      input: url,
+    });
+  }
 }
 
 function checkTableNames(

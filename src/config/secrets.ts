@@ -1,6 +1,6 @@
 /**
  * Where secrets live in a config, for log redaction and for error messages, which must never
- * repeat a secret. `target.url` is listed because it may carry a password; it is shown with
+ * repeat a secret. `target.url` and `seed.source.url` are listed because they may carry a password; it is shown with
  * only the password hidden (redactUrl), the others are hidden whole.
  */
 import type { KeyPath } from "./path.ts";
@@ -11,6 +11,7 @@ export const secretPaths = [
   "http.adminToken",
   "masking.key",
   "target.url",
+  "seed.source.url",
 ] as const;
 
 const secretSegments = secretPaths.map((path) => path.split("."));
@@ -28,7 +29,8 @@ export function isSecretPath(path: KeyPath): boolean {
 }
 
 export function isUrlPath(path: KeyPath): boolean {
-  return path.length === 2 && path[0] === "target" && path[1] === "url";
+  const text = path.join(".");
+  return text === "target.url" || text === "seed.source.url";
 }
 
 const secretQueryParameter = /([?&;](?:password|passwd|pwd|pass|secret|token|sslpassword)=)[^&;#]*/gi;

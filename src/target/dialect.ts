@@ -200,6 +200,42 @@ export interface Target {
   close(): Promise<void>;
 }
 
+/**
+ * Production, read by `shadowdb seed` in one read-only snapshot (never written). Rows travel in
+ * the dialect's bulk text format straight into the target's bulk load, never as row objects.
+ */
+export interface SeedSource {
+  /** Opens the snapshot: every later read sees the source as of this instant. */
+  begin(): Promise<void>;
+  /**
+   * Why changes committed after the snapshot might never reach Kafka (no replication slot, no
+   * row-based binlog), or undefined when a connector's change stream is kept for them.
+   */
+  captureProblem(): Promise<string | undefined>;
+  describe(name: QualifiedName): Promise<TableShape | undefined>;
+  /** The table's rows in the snapshot, these columns in this order, in the bulk text format. */
+  rows(name: QualifiedName, columns: string[]): NodeJS.ReadableStream;
+  close(): Promise<void>;
+}
+
+/** One table's seed: the rows, and the positions the stream goes on from, in one transaction. */
+export interface SeedLoad {
+  table: QualifiedName;
+  /** Target column names, in the order of the rows' fields. */
+  columns: string[];
+  rows: NodeJS.ReadableStream;
+  groupId: string;
+  positions: Position[];
+}
+
+/** What a target needs for `shadowdb seed`, besides being a Target. */
+export interface SeedTarget {
+  /** A table with the source's columns, types and primary key. */
+  createTableLike(name: QualifiedName, shape: TableShape): Promise<void>;
+  /** Loads an empty table (SEED_NOT_EMPTY otherwise) and stores the positions; returns the row count. */
+  seed(load: SeedLoad): Promise<number>;
+}
+
 export interface ClassifiedError {
   code: ErrorCode;
   retriable: boolean;

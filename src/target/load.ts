@@ -1,9 +1,14 @@
 /** The one place that picks a dialect; drivers load only with the dialect that needs them. */
-import type { ClassifiedError, QualifiedName, Target } from "./dialect.ts";
+import type { ClassifiedError, QualifiedName, SeedSource, SeedTarget, Target } from "./dialect.ts";
 
 export interface DialectModule {
   Target: new (url: string, deadLetterTable?: QualifiedName) => Target;
   classify: (error: unknown) => ClassifiedError;
+  /** Present where `shadowdb seed` is built: the source reader, and the target's load. */
+  seeding?: {
+    Source: new (url: string) => SeedSource;
+    target: (target: Target) => SeedTarget;
+  };
 }
 
 export async function loadDialect(dialect: "postgres" | "mysql"): Promise<DialectModule> {

@@ -29,6 +29,7 @@ test("the table has the interface's commands", () => {
     "overlay",
     "reset",
     "run",
+    "seed",
     "status",
   ]);
 });

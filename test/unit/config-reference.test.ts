@@ -46,6 +46,7 @@ test("every key of the schema is listed with its type, default and required-ness
       "masking",
       "decode",
       "http",
+      "seed",
       "shutdown",
       "log",
     ],

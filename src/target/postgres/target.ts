@@ -15,7 +15,10 @@ import type {
   Position,
   PrivilegeCheck,
   QualifiedName,
+  SeedLoad,
+  SeedTarget,
   TableDiff,
+  TableShape,
   Target,
   TargetTransaction,
 } from "../dialect.ts";
@@ -43,6 +46,7 @@ import { installPostgres, uninstallPostgres } from "./overlay-install.ts";
 import { resetPostgres } from "./overlay-reset.ts";
 import { overlaySizesPostgres } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
+import { seedPostgres, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { postgresType } from "./types.ts";
 
@@ -53,7 +57,7 @@ export interface PostgresTargetOptions {
   copyThreshold?: number;
 }
 
-export class PostgresTarget implements Target {
+export class PostgresTarget implements Target, SeedTarget {
   readonly dialect = "postgres" as const;
   private client: pg.Client | undefined;
   /** The current client's staging tables: temporary tables end with their connection. */
@@ -164,6 +168,16 @@ export class PostgresTarget implements Target {
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${ident(name.schema)}`);
       await c.query(`CREATE TABLE IF NOT EXISTS ${qualified(name)} (${defs.join(", ")})`);
     });
+  }
+
+  async createTableLike(name: QualifiedName, shape: TableShape): Promise<void> {
+    await this.run(async (c) => {
+      for (const sql of tableLikeDdl(name, shape)) await c.query(sql);
+    });
+  }
+
+  seed(load: SeedLoad): Promise<number> {
+    return this.ownTransaction((c) => seedPostgres(c, load));
   }
 
   async addColumns(name: QualifiedName, columns: Column[]): Promise<void> {

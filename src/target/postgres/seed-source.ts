@@ -1,0 +1,104 @@
+/**
+ * Production as `shadowdb seed` reads it: one REPEATABLE READ READ ONLY transaction, so every
+ * table comes from the same instant, and rows leave as COPY text, which the target's COPY takes
+ * as is. The session settings fix the text forms (UTC, ISO dates, every float digit, hex bytea)
+ * so that what the target parses is exactly the source's value.
+ */
+import { PassThrough } from "node:stream";
+import pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { ShadowdbError } from "../../errors.ts";
+import type { QualifiedName, SeedSource, TableShape } from "../dialect.ts";
+import { describePostgres } from "./introspect.ts";
+import { ident, qualified } from "./sql.ts";
+
+const EXACT_TEXT = [
+  "SET TimeZone = 'UTC'",
+  "SET DateStyle = 'ISO, YMD'",
+  "SET IntervalStyle = 'postgres'",
+  "SET extra_float_digits = 3",
+  "SET bytea_output = 'hex'",
+];
+
+const sourceError = (error: unknown, what: string) =>
+  error instanceof ShadowdbError
+    ? error
+    : new ShadowdbError("SEED_SOURCE", `${what}: ${(error as Error).message}`, { cause: error });
+
+export class PostgresSeedSource implements SeedSource {
+  private client: pg.Client | undefined;
+
+  constructor(private readonly url: string) {}
+
+  private async session(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const client = new pg.Client({ connectionString: this.url, application_name: "shadowdb-seed" });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      for (const sql of EXACT_TEXT) await client.query(sql);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw sourceError(error, "connecting to the seed source");
+    }
+    this.client = client;
+    return client;
+  }
+
+  async captureProblem(): Promise<string | undefined> {
+    const client = await this.session();
+    const { rows } = await client
+      .query<{ slot_name: string }>(
+        `SELECT slot_name FROM pg_replication_slots
+          WHERE slot_type = 'logical' AND database = current_database()`,
+      )
+      .catch((error: unknown) => {
+        throw sourceError(error, "reading pg_replication_slots");
+      });
+    if (rows.length > 0) return undefined;
+    const { rows: db } = await client.query<{ name: string }>("SELECT current_database() AS name");
+    return `database ${db[0]?.name} has no logical replication slot, so nothing keeps the changes committed while the seed runs; start the Debezium connector first (snapshot.mode=no_data is enough)`;
+  }
+
+  async begin(): Promise<void> {
+    const client = await this.session();
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      // PostgreSQL takes the transaction's snapshot at its first statement, not at BEGIN.
+      await client.query("SELECT 1");
+    } catch (error) {
+      throw sourceError(error, "opening the seed snapshot");
+    }
+  }
+
+  async describe(name: QualifiedName): Promise<TableShape | undefined> {
+    const client = await this.session();
+    return describePostgres(client, name).catch((error: unknown) => {
+      throw sourceError(error, `describing ${name.schema}.${name.name}`);
+    });
+  }
+
+  rows(name: QualifiedName, columns: string[]): NodeJS.ReadableStream {
+    const out = new PassThrough();
+    this.session().then(
+      (client) => {
+        const copy = client.query(
+          copyTo(`COPY ${qualified(name)} (${columns.map(ident).join(", ")}) TO STDOUT`),
+        );
+        copy.on("error", (error) => out.destroy(sourceError(error, `reading ${name.schema}.${name.name}`)));
+        copy.pipe(out);
+      },
+      (error: unknown) => out.destroy(sourceError(error, "connecting to the seed source")),
+    );
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    // Read only: ending the transaction either way changes nothing in production.
+    await client.query("ROLLBACK").catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
