@@ -96,6 +96,7 @@ const kafka = section({
   sessionTimeoutMs: integer(6000).default(30_000),
   // How often to look for new topics that a topicPattern (or a topic not yet created) maps.
   topicRefreshMs: integer(1000).default(30_000),
+  fetchMaxBytes: integer(1024 * 1024).default(16 * 1024 * 1024),
 });
 
 const dialect = z.preprocess(

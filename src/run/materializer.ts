@@ -264,13 +264,15 @@ export class Materializer {
     const renew = new AbortController();
     const stop = AbortSignal.any([signal, renew.signal]);
     // Debezium records with schemas run to several KiB; larger fetches make larger transactions.
+    // One bound for the whole response and for one partition: however many partitions have a
+    // backlog, a fetch holds at most fetchMaxBytes (the memory it and its decoded records take).
     const consumer = kafka.consumer({
       groupId: config.kafka.groupId,
       allowAutoTopicCreation: false,
       sessionTimeout: config.kafka.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
-      maxBytesPerPartition: 16 * 1024 * 1024,
-      maxBytes: 64 * 1024 * 1024,
+      maxBytesPerPartition: config.kafka.fetchMaxBytes,
+      maxBytes: config.kafka.fetchMaxBytes,
       maxWaitTimeInMs: FETCH_WAIT_MS,
       ...(this.source ? { partitionAssigners: [allToOneAssigner] } : {}),
     });

@@ -8,6 +8,7 @@ import type mysql from "mysql2/promise";
 import type { Value } from "../../decode/values.ts";
 import type { QualifiedName, TableWrite, WriteOutcome } from "../dialect.ts";
 import { groupByColumns } from "../rows.ts";
+import { executeRows } from "./execute.ts";
 import { ident, qualified } from "./sql.ts";
 import { type MysqlParam, mysqlParam, mysqlPlaceholder } from "./types.ts";
 
@@ -43,7 +44,8 @@ export async function deleteKeys(
   const key = write.table.primaryKey;
   const tuple = `(${key.map(() => "?").join(", ")})`;
   for (const part of chunks(rows, key.length)) {
-    await conn.execute(
+    await executeRows(
+      conn,
       `DELETE FROM ${qualified(table)} WHERE (${key.map(ident).join(", ")}) IN (${part.map(() => tuple).join(", ")})`,
       rowParams(write, part, key),
     );
@@ -96,7 +98,7 @@ export async function upsertRows(
   table: QualifiedName,
   rows: Row[],
 ): Promise<void> {
-  for (const s of rowStatements(write, table, rows, "upsert")) await conn.execute(s.sql, s.params);
+  for (const s of rowStatements(write, table, rows, "upsert")) await executeRows(conn, s.sql, s.params);
 }
 
 /** The write without the overlay: every change goes to the table. */

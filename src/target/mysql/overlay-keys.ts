@@ -15,6 +15,7 @@ import type mysql from "mysql2/promise";
 import { ShadowdbError } from "../../errors.ts";
 import type { QualifiedName, TableWrite } from "../dialect.ts";
 import { chunks, type Row, rowParams } from "./apply.ts";
+import { executeRows } from "./execute.ts";
 import { columnDdl, columnDefinitions } from "./introspect.ts";
 import { ident } from "./sql.ts";
 
@@ -79,7 +80,8 @@ export async function fillKeys(conn: mysql.Connection, keys: string, write: Tabl
   let ordinal = 0;
   for (const part of chunks(rows, key.length + 1)) {
     const params = part.flatMap((row) => [++ordinal, ...rowParams(write, [row], key)]);
-    await conn.execute(
+    await executeRows(
+      conn,
       `INSERT INTO ${keys} (${[ORDINAL, ...key].map(ident).join(", ")}) VALUES ${part.map(() => tuple).join(", ")}`,
       params,
     );

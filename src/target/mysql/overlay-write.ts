@@ -33,6 +33,7 @@ import { ShadowdbError } from "../../errors.ts";
 import type { OverlayNames, TableWrite, WriteOutcome } from "../dialect.ts";
 import { deleteKeys, type Row, rowStatements, upsertRows } from "./apply.ts";
 import { lockOverlay } from "./bookkeeping.ts";
+import { executeRows } from "./execute.ts";
 import { Hider, isDuplicateKey } from "./overlay-hide.ts";
 import { fillKeys, keySignature, keyTable, ORDINAL, onlyOrdinals, positions } from "./overlay-keys.ts";
 import { ident, matches, qualified } from "./sql.ts";
@@ -115,7 +116,7 @@ interface Routed {
 async function upsertExisting(conn: mysql.Connection, write: TableWrite, rows: Row[], hider: Hider) {
   for (const statement of rowStatements(write, write.table.name, rows, "upsert")) {
     try {
-      await conn.execute(statement.sql, statement.params);
+      await executeRows(conn, statement.sql, statement.params);
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       if (statement.rows.length > 1) {
@@ -149,7 +150,7 @@ async function insertAbsent(
     const again: Row[] = [];
     for (const statement of rowStatements(write, write.table.name, pending, "insert")) {
       try {
-        await conn.execute(statement.sql, statement.params);
+        await executeRows(conn, statement.sql, statement.params);
         inserted.push(...statement.rows);
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
