@@ -123,27 +123,31 @@ const section = (title: string, intro: string, rs: { file: string; data: Json }[
   const rs = of("snapshot");
   section(
     "Snapshot (`npm run bench:snapshot`)",
-    "A Debezium initial snapshot of a pgbench_accounts-like table, loaded by shadowdb (overlay off, default batch size) into an empty table, against COPY (PostgreSQL) or LOAD DATA LOCAL INFILE (MariaDB) of the same rows into an empty twin table: the ceiling.",
+    "The initial load of a pgbench_accounts-like table, two ways, against COPY (PostgreSQL) or LOAD DATA LOCAL INFILE (MariaDB) of the same rows into an empty twin table, the ceiling: `shadowdb seed` (PostgreSQL: production's snapshot, COPY TO piped into COPY FROM, positions stored), and a Debezium initial snapshot through Kafka applied by shadowdb (overlay off, default batch size; legs=all only). Each fraction is measured side by side with COPY in the same run.",
     rs,
     [
       table(
         [
           "engine",
           "rows",
-          "shadowdb rows/s",
+          "seed rows/s",
+          "seed fraction of COPY",
           "COPY rows/s",
-          "fraction of COPY",
           "Debezium snapshot rows/s",
-          "shadowdb peak RSS MiB",
+          "shadowdb from Kafka rows/s",
+          "from Kafka fraction of COPY",
+          "peak RSS MiB (from Kafka)",
         ],
         rs.map(({ data }) => [
           engineName(data.engine),
           int(data.rows),
-          int(data.shadowdb?.rowsPerSecond),
+          data.seed ? int(data.seed.rowsPerSecond) : "—",
+          data.seed ? `**${dec(data.seed.fractionOfCopy)}**` : "—",
           `${int(data.copy?.rowsPerSecond)} (${data.copy?.tool ?? "?"})`,
-          `**${dec(data.fraction)}**`,
-          int(data.debeziumSnapshot?.rowsPerSecond),
-          int(data.shadowdb?.peakRssMiB),
+          data.debeziumSnapshot ? int(data.debeziumSnapshot.rowsPerSecond) : "not run",
+          data.shadowdb ? int(data.shadowdb.rowsPerSecond) : "not run",
+          data.shadowdb ? `**${dec(data.shadowdb.fractionOfCopy ?? data.fraction)}**` : "—",
+          data.shadowdb ? int(data.shadowdb.peakRssMiB) : "—",
         ]),
       ),
     ],
@@ -334,13 +338,25 @@ const goals: Goal[] = [
     met: (n) => n >= 5,
   },
   {
-    goal: "snapshot ≥ 50 % of COPY (PostgreSQL)",
+    goal: "apply ≥ 5× the JDBC sink, wide rows (PostgreSQL)",
+    key: "pg_apply_ratio_vs_jdbc_sink_wide",
+    show: times,
+    met: (n) => n >= 5,
+  },
+  {
+    goal: "apply ≥ 5× the JDBC sink, wide rows (MariaDB)",
+    key: "my_apply_ratio_vs_jdbc_sink_wide",
+    show: times,
+    met: (n) => n >= 5,
+  },
+  {
+    goal: "initial load ≥ 50 % of COPY (PostgreSQL: shadowdb seed)",
     key: "snapshot_fraction_of_copy",
     show: percent,
     met: (n) => n >= 0.5,
   },
   {
-    goal: "snapshot ≥ 50 % of LOAD DATA (MariaDB)",
+    goal: "initial load ≥ 50 % of LOAD DATA (MariaDB: Debezium snapshot)",
     key: "my_snapshot_fraction_of_copy",
     show: percent,
     met: (n) => n >= 0.5,
@@ -370,10 +386,11 @@ const goals: Goal[] = [
     met: (n) => n <= 0.25,
   },
   {
-    goal: "peak RSS ≤ 300 MB",
+    goal: "peak RSS ≤ 300 MB (`shadowdb run` draining 1M changes)",
     key: "peak_rss_mb",
-    show: (n) => `${Math.round(n)} MiB`,
-    met: (n) => n <= 300,
+    // The figure is MiB; the goal is in MB (10^6 bytes): 300 MB is 286 MiB.
+    show: (n) => `${Math.round(n)} MiB (${((n * 2 ** 20) / 1e6).toFixed(1)} MB)`,
+    met: (n) => (n * 2 ** 20) / 1e6 <= 300,
   },
   {
     goal: "decode ≥ 0.5× bare JSON.parse",
@@ -382,10 +399,13 @@ const goals: Goal[] = [
     met: (n) => n >= 0.5,
   },
 ];
-/** Every peak RSS a result file reports (the summary's peak_rss_mb is one benchmark's). */
+/** Every peak RSS a result file reports (the summary's peak_rss_mb is bench:apply's `shadowdb run` process). */
 const peaks: string[] = results.flatMap(({ file, data }) => {
   const values: number[] = [
-    ...(data?.variants ?? []).map((v: Json) => v.peakRssMiB),
+    // An A/B's "+alt" variants are another build's.
+    ...(data?.variants ?? [])
+      .filter((v: Json) => !String(v.variant).includes("+alt"))
+      .map((v: Json) => v.peakRssMiB),
     ...(data?.rates ?? []).map((r: Json) => r.peakRssMiB),
     data?.shadowdb?.peakRssMiB,
   ].filter((n): n is number => typeof n === "number");

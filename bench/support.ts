@@ -99,15 +99,6 @@ export function readSummary(): Record<string, number> {
   }
 }
 
-/**
- * A headline that keeps the largest value any benchmark reported (peak RSS is one figure across
- * benchmarks), for writeResults' `headline`.
- */
-export function maxHeadline(key: string, value: number): Record<string, number> {
-  const before = readSummary()[key];
-  return { [key]: typeof before === "number" ? Math.max(before, value) : value };
-}
-
 /** Samples this process's RSS every 200 ms; `stop` ends sampling and returns the peak in MiB. */
 export function rssSampler(): { stop(): number } {
   let peak = process.memoryUsage().rss;

@@ -75,12 +75,14 @@ test("bench:decode on 2000 messages", { timeout: 120_000 }, async () => {
 });
 
 test("bench:apply postgres 2000 5000", { timeout: 180_000 }, async () => {
-  await bench("apply.ts", ["postgres", "2000", "5000"]);
+  await bench("apply.ts", ["postgres", "2000", "5000+overlay+fetch4"]);
   const r = resultFile("apply-postgres");
   assert.equal(r.changes, 2000);
   assert.equal(r.variants.length, 1);
   positive(r.variants[0].changesPerSecond, "changes/s");
   positive(r.variants[0].peakRssMiB, "peak RSS");
+  positive(r.variants[0].batches, "batches (from the process's /metrics)");
+  positive(summary().peak_rss_mb, "summary peak_rss_mb");
   positive(summary().pg_apply_changes_per_s, "summary pg_apply_changes_per_s");
 });
 
@@ -133,7 +135,11 @@ for (const engine of ["postgres", "mariadb"] as const) {
     positive(r.shadowdb.rowsPerSecond, "shadowdb rows/s");
     positive(r.copy.rowsPerSecond, "COPY rows/s");
     positive(r.debeziumSnapshot.rowsPerSecond, "Debezium snapshot rows/s");
-    positive(r.fraction, "fraction");
+    positive(r.shadowdb.fractionOfCopy, "fraction from Kafka");
+    if (engine === "postgres") {
+      positive(r.seed.rowsPerSecond, "seed rows/s");
+      positive(r.seed.fractionOfCopy, "seed fraction");
+    }
     positive(summary()[key], `summary ${key}`);
     // Its temporary connector is gone again.
     const { json: connectors } = await rest<string[]>("GET", "/connectors");

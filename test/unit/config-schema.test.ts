@@ -51,6 +51,7 @@ test("a minimal config gets every default", () => {
     fromBeginning: true,
     sessionTimeoutMs: 30000,
     topicRefreshMs: 30000,
+    fetchMaxBytes: 16777216,
   });
   assert.deepEqual(config.overlay, { enabled: true, idHeadroom: 1_000_000_000, idCheckMs: 60_000 });
   assert.deepEqual(config.apply, { batchSize: 5000, transactional: "table", transactionTimeoutMs: 60_000 });
@@ -486,7 +487,7 @@ test("http: port 0 disables it; otherwise an admin token of 16+ characters is re
 test("unknown keys are errors that list the keys allowed there", () => {
   assertProblem(
     { kafka: { brokers: "a:1", groupId: "g", brokrs: "b:1" } },
-    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning, sessionTimeoutMs, topicRefreshMs)",
+    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning, sessionTimeoutMs, topicRefreshMs, fetchMaxBytes)",
   );
   assertProblem(
     { overlays: {} },
