@@ -453,8 +453,8 @@ try {
   const headline: Record<string, number> = {};
   if (seedFraction !== undefined) headline.snapshot_fraction_of_copy = seedFraction;
   if (streamFraction !== undefined)
-    headline[isPg ? "snapshot_stream_fraction_of_copy" : "my_snapshot_stream_fraction_of_copy"] =
-      streamFraction;
+    // MariaDB has no seed: the Debezium snapshot is its initial load.
+    headline[isPg ? "snapshot_stream_fraction_of_copy" : "my_snapshot_fraction_of_copy"] = streamFraction;
   // A seed-only run has a file of its own: it does not replace the last run of every leg.
   writeResults(`snapshot-${engine}${legs === "seed" ? "-seed" : ""}`, result, {
     ...headline,

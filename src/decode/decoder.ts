@@ -17,7 +17,7 @@ import type {
   TransactionBoundary,
   TransactionRef,
 } from "./events.ts";
-import { type Framed, frame, SchemaCache } from "./frame.ts";
+import { type Framed, frame, frameBytes, RecentSchemaTexts, SchemaCache } from "./frame.ts";
 import { looseRow } from "./loose.ts";
 import type { Row } from "./values.ts";
 
@@ -52,6 +52,7 @@ function envelopeError(message: string): never {
 
 export class RecordDecoder {
   private readonly values = new SchemaCache<CompiledValue>(compileValue);
+  private readonly valueSchemaTexts = new RecentSchemaTexts();
   private readonly keys = new SchemaCache<CompiledKey>(compileKey);
   private readonly binaryMode: BinaryHandlingMode;
   private readonly maxRecordBytes: number;
@@ -80,7 +81,7 @@ export class RecordDecoder {
     }
     const key = record.key === null ? null : this.decodeKey(record.key.toString("utf8"));
     if (record.value === null) return { op: "tombstone", at, key: key?.row ?? null };
-    const framed = frame(record.value.toString("utf8"), "value");
+    const framed = frameBytes(record.value, "value", this.valueSchemaTexts);
     // Before Kafka 2.2 a tombstone was written as {"schema":null,"payload":null}.
     if (framed.payload === null) return { op: "tombstone", at, key: key?.row ?? null };
     if (!isObject(framed.payload)) envelopeError("the value payload is not an object");
