@@ -147,11 +147,11 @@ const http = section({
   stalledAfterMs: integer(1000).default(300_000),
 });
 
-// SIGTERM: how long to let the batch in flight finish before abandoning it (its transaction rolls
-// back and is applied again after restart). Kubernetes' default grace period is 30 s.
 // `shadowdb seed`: production itself, read in one read-only snapshot (never written).
 const seed = section({ source: section({ url: nonEmpty }) });
 
+// SIGTERM: how long to let the batch in flight finish before abandoning it (its transaction rolls
+// back and is applied again after restart). Kubernetes' default grace period is 30 s.
 const shutdown = section({ timeoutMs: integer(0).default(10_000) });
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -197,19 +197,24 @@ function reporter(ctx: z.core.$RefinementCtx<unknown>): Report {
   return (issue) => ctx.addIssue({ code: "custom", ...issue });
 }
 
+/** The URL's scheme ("postgres:"), or "" when it does not parse. */
+function schemeOf(url: string): string {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return "";
+  }
+}
+
+const schemesText = (schemes: readonly string[]) => schemes.map((s) => `${s}//`).join(" or ");
+
 function checkTargetUrl(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
   const { dialect, url } = record(value) ?? {};
   if (typeof url !== "string" || url === "") return;
   const accepted =
     dialect === "postgres" || dialect === "mysql" ? urlSchemes[dialect] : Object.values(urlSchemes).flat();
-  let scheme: string;
-  try {
-    scheme = new URL(url).protocol;
-  } catch {
-    scheme = "";
-  }
-  if (!accepted.includes(scheme)) {
-    const wanted = accepted.map((s) => `${s}//`).join(" or ");
+  if (!accepted.includes(schemeOf(url))) {
+    const wanted = schemesText(accepted);
     const forDialect = typeof dialect === "string" && dialect in urlSchemes ? ` for dialect ${dialect}` : "";
     reporter(ctx)({ path: ["url"], message: `expected a ${wanted} URL${forDialect}`, input: url });
   }
@@ -235,17 +240,10 @@ function checkAcrossKeys(value: unknown, ctx: z.core.$RefinementCtx<unknown>): v
 /** The seed reads production with the target's dialect: bulk text flows from one to the other as is. */
 function checkSeedUrl(url: unknown, wording: Dialect | undefined, report: Report): void {
   if (typeof url !== "string" || url === "" || wording === undefined) return;
-  let scheme: string;
-  try {
-    scheme = new URL(url).protocol;
-  } catch {
-    scheme = "";
-  }
-  if (!urlSchemes[wording].includes(scheme)) {
-    const wanted = urlSchemes[wording].map((s) => `${s}//`).join(" or ");
+  if (!urlSchemes[wording].includes(schemeOf(url))) {
     report({
       path: ["seed", "source", "url"],
-      message: `expected a ${wanted} URL: the seed's source has the target's dialect (${wording})`,
+      message: `expected a ${schemesText(urlSchemes[wording])} URL: the seed's source has the target's dialect (${wording})`,
       input: url,
     });
   }

@@ -1,7 +1,7 @@
 /**
  * Where secrets live in a config, for log redaction and for error messages, which must never
- * repeat a secret. `target.url` and `seed.source.url` are listed because they may carry a password; it is shown with
- * only the password hidden (redactUrl), the others are hidden whole.
+ * repeat a secret. `target.url` and `seed.source.url` are listed because they may carry a
+ * password; they are shown with only the password hidden (redactUrl), the others are hidden whole.
  */
 import type { KeyPath } from "./path.ts";
 

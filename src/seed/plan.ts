@@ -15,7 +15,8 @@ export interface SeedTopic {
   mapping: TableMapping;
 }
 
-const text = (name: QualifiedName) => `${name.schema}.${name.name}`;
+/** "schema.table", as the config and messages write a table. */
+export const tableText = (name: QualifiedName) => `${name.schema}.${name.name}`;
 
 /** The production table behind a Debezium topic: its last two dot-separated parts. */
 export function sourceOfTopic(topic: string): QualifiedName | undefined {
@@ -47,7 +48,8 @@ export function seedTopics(config: Config, existing: string[], only?: string): S
   for (const topic of candidates) {
     const mapping = resolveTable(config, topic);
     if (!mapping) continue;
-    if (only !== undefined && text(mapping.table) !== only) continue;
+    const target = tableText(mapping.table);
+    if (only !== undefined && target !== only) continue;
     const source = sourceOfTopic(topic);
     if (!source)
       throw new ShadowdbError(
@@ -58,15 +60,15 @@ export function seedTopics(config: Config, existing: string[], only?: string): S
     if (masked.length > 0)
       throw new ShadowdbError(
         "SEED_UNSUPPORTED",
-        `${text(mapping.table)} masks ${masked.join(", ")}: seed copies production's text as is, so masked tables load through the connector's snapshot`,
+        `${target} masks ${masked.join(", ")}: seed copies production's text as is, so masked tables load through the connector's snapshot`,
       );
-    const other = byTarget.get(text(mapping.table));
+    const other = byTarget.get(target);
     if (other !== undefined)
       throw new ShadowdbError(
         "SEED_UNSUPPORTED",
-        `topics ${other} and ${topic} both feed ${text(mapping.table)}; seed loads one source table into one empty table`,
+        `topics ${other} and ${topic} both feed ${target}; seed loads one source table into one empty table`,
       );
-    byTarget.set(text(mapping.table), topic);
+    byTarget.set(target, topic);
     topics.push({ topic, exists: names.has(topic), source, mapping });
   }
   if (only !== undefined && topics.length === 0)

@@ -15,7 +15,7 @@ import type { Config } from "../config/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Position, SeedSource, SeedTarget, Target } from "../target/dialect.ts";
-import { planColumns, renamedShape, type SeedTopic, seedTopics } from "./plan.ts";
+import { planColumns, renamedShape, type SeedTopic, seedTopics, tableText as text } from "./plan.ts";
 
 export interface SeedOptions {
   config: Config;
@@ -46,8 +46,6 @@ export interface SeededTable {
   columnsSkipped: string[];
   positions: Position[];
 }
-
-const text = (n: { schema: string; name: string }) => `${n.schema}.${n.name}`;
 
 export async function seed(options: SeedOptions): Promise<SeededTable[]> {
   const { config, target, source, log } = options;

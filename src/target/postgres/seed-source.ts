@@ -48,16 +48,15 @@ export class PostgresSeedSource implements SeedSource {
   async captureProblem(): Promise<string | undefined> {
     const client = await this.session();
     const { rows } = await client
-      .query<{ slot_name: string }>(
-        `SELECT slot_name FROM pg_replication_slots
-          WHERE slot_type = 'logical' AND database = current_database()`,
+      .query<{ name: string; slot: boolean }>(
+        `SELECT current_database() AS name, EXISTS (SELECT FROM pg_replication_slots
+          WHERE slot_type = 'logical' AND database = current_database()) AS slot`,
       )
       .catch((error: unknown) => {
         throw sourceError(error, "reading pg_replication_slots");
       });
-    if (rows.length > 0) return undefined;
-    const { rows: db } = await client.query<{ name: string }>("SELECT current_database() AS name");
-    return `database ${db[0]?.name} has no logical replication slot, so nothing keeps the changes committed while the seed runs; start the Debezium connector first (snapshot.mode=no_data is enough)`;
+    if (rows[0]?.slot) return undefined;
+    return `database ${rows[0]?.name} has no logical replication slot, so nothing keeps the changes committed while the seed runs; start the Debezium connector first (snapshot.mode=no_data is enough)`;
   }
 
   async begin(): Promise<void> {
