@@ -430,6 +430,16 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
     }
     case "struct": {
       const fields = schema.fields!.map((s) => compileField(s, s.field!));
+      // Each field's path (for errors) per path of the struct, built once rather than per value.
+      const paths = new Map<string, string[]>();
+      const pathsFor = (f: string) => {
+        let names = paths.get(f);
+        if (!names) {
+          names = fields.map((c) => `${f}.${c.name}`);
+          if (paths.size < 64) paths.set(f, names);
+        }
+        return names;
+      };
       return {
         type: {
           ...withSource,
@@ -441,7 +451,11 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
             return mismatch(f, "an object", raw);
           const obj = raw as Record<string, unknown>;
           const out: Record<string, Value> = {};
-          for (const c of fields) out[c.name] = c.decode(obj[c.name], ctx, `${f}.${c.name}`);
+          const names = pathsFor(f);
+          for (let i = 0; i < fields.length; i++) {
+            const c = fields[i]!;
+            out[c.name] = c.decode(obj[c.name], ctx, names[i]!);
+          }
           return out;
         },
       };

@@ -18,7 +18,37 @@ export function twosComplement(bytes: Buffer): bigint {
   return bytes[0]! & 0x80 ? value - (1n << BigInt(bytes.length * 8)) : value;
 }
 
+const BASE64_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const base64Digit = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE64_DIGITS.length; i++) base64Digit[BASE64_DIGITS.charCodeAt(i)] = i;
+
+/**
+ * Up to six bytes of standard base64 (most decimals' unscaled values) as a signed integer,
+ * without a Buffer per value; undefined for anything else, which Buffer decodes.
+ */
+function smallBase64Int(text: string): number | undefined {
+  if (text.length === 0 || text.length > 8 || text.length % 4 !== 0) return undefined;
+  let digits = text.length;
+  while (digits > 0 && text.charCodeAt(digits - 1) === 0x3d) digits--;
+  if (text.length - digits > 2) return undefined;
+  let acc = 0;
+  for (let i = 0; i < digits; i++) {
+    const code = text.charCodeAt(i);
+    const digit = code < 128 ? base64Digit[code]! : -1;
+    if (digit < 0) return undefined;
+    acc = acc * 64 + digit;
+  }
+  const bytes = Math.floor((digits * 6) / 8);
+  if (bytes === 0) return undefined;
+  // Padding leaves 2 or 4 bits below the last byte; 48 bits fit a double exactly.
+  const value = Math.floor(acc / 2 ** (digits * 6 - bytes * 8));
+  const range = 2 ** (bytes * 8);
+  return value >= range / 2 ? value - range : value;
+}
+
 export function decimalFromBase64(text: string, scale: number): string {
+  const small = smallBase64Int(text);
+  if (small !== undefined) return scaled(BigInt(small), scale);
   return scaled(twosComplement(Buffer.from(text, "base64")), scale);
 }
 

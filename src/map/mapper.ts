@@ -15,6 +15,13 @@ export type MappedChange =
 
 /** A stable text for a key's values, for coalescing changes per key. */
 export function keyIdentity(values: Value[]): string {
+  // One plain value (the usual key) needs no JSON; a letter tag keeps it apart from the JSON
+  // arrays below, which begin with "[", and from other types.
+  if (values.length === 1) {
+    const v = values[0];
+    if (typeof v === "bigint") return `n${v}`;
+    if (typeof v === "string") return `s${v}`;
+  }
   // Tagged so that 1n, "1n" and a Buffer's bytes never read alike; Buffers are tagged before
   // JSON.stringify would call their toJSON.
   const tagged = values.map((v) =>
@@ -35,8 +42,20 @@ function typesOf(columns: Column[]): Map<string, ColumnType> {
   return types;
 }
 
+/** What an event's columns become in the target, worked out once per decoded schema. */
+interface ColumnPlan {
+  targetColumns: Column[];
+  /** Source name → target name, for the columns that are not excluded. */
+  names: Map<string, string>;
+}
+
 export class Mapper {
   private readonly excluded: Set<string>;
+  // The last schema's plan and key names: a topic's events share their decoded schema's arrays.
+  private lastColumns: Column[] | undefined;
+  private lastPlan: ColumnPlan | undefined;
+  private lastKeySource: readonly string[] | undefined;
+  private lastKeyNames: string[] = [];
 
   constructor(
     readonly mapping: TableMapping,
@@ -51,14 +70,40 @@ export class Mapper {
     return this.mapping.columns.rename[source] ?? source;
   }
 
-  /** The event's columns as the target sees them (renamed, without excluded ones). */
-  targetColumns(columns: Column[]): Column[] {
-    const out: Column[] = [];
-    for (const c of columns) {
-      const name = this.targetName(c.name);
-      if (name !== undefined) out.push({ name, type: c.type });
+  private plan(columns: Column[]): ColumnPlan {
+    let plan = this.lastPlan;
+    if (columns !== this.lastColumns || !plan) {
+      const targetColumns: Column[] = [];
+      const names = new Map<string, string>();
+      for (const c of columns) {
+        const name = this.targetName(c.name);
+        if (name === undefined) continue;
+        targetColumns.push({ name, type: c.type });
+        names.set(c.name, name);
+      }
+      plan = { targetColumns, names };
+      this.lastColumns = columns;
+      this.lastPlan = plan;
     }
-    return out;
+    return plan;
+  }
+
+  /**
+   * The event's columns as the target sees them (renamed, without excluded ones): one array per
+   * decoded schema in a row, so that its users can tell a schema they have just seen by identity.
+   */
+  targetColumns(columns: Column[]): Column[] {
+    return this.plan(columns).targetColumns;
+  }
+
+  /** The event's key columns by their target names (kept per key schema, like targetColumns). */
+  targetKey(event: RowChange): string[] {
+    const source = this.mapping.key ?? event.keyColumns;
+    if (source !== this.lastKeySource || source.length === 0) {
+      this.lastKeyNames = this.keyColumns(event).map((c) => this.targetName(c) ?? c);
+      this.lastKeySource = source;
+    }
+    return this.lastKeyNames;
   }
 
   /** Source key columns: the configured ones, else the message key's fields. */
@@ -83,15 +128,21 @@ export class Mapper {
       return { kind: "delete", keyId: keyIdentity(Object.values(key)), key };
     }
     const after = event.after!;
+    const { names } = this.plan(event.columns);
+    const masks = this.mapping.columns.mask;
     const row: Row = {};
-    for (const [column, value] of Object.entries(after)) {
-      const name = this.targetName(column);
+    for (const column in after) {
+      const value = after[column]!;
+      // A column outside the event's schema (a loose row) is named on the spot.
+      const name = names.get(column) ?? this.targetName(column);
       if (name === undefined || value === UNCHANGED) continue;
-      const rule = this.mapping.columns.mask[column];
+      const rule = masks[column];
       row[name] = rule ? mask(value, rule, types.get(column), this.hmacKey) : value;
     }
     const key = this.keyRow(keyColumns, after, types);
-    return { kind: "upsert", keyId: keyIdentity(Object.values(key)), row: { ...row, ...key } };
+    // The key's values win, also for a key column the mapping excludes.
+    for (const name in key) row[name] = key[name]!;
+    return { kind: "upsert", keyId: keyIdentity(Object.values(key)), row };
   }
 
   private keyRow(keyColumns: string[], source: Row, types: Map<string, ColumnType>): Row {

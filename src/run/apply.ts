@@ -78,10 +78,18 @@ function tableWrite(
   changes: MappedChange[],
 ): TableWrite {
   const types: Record<string, ColumnType> = {};
-  for (const item of items) for (const c of item.columns ?? []) types[c.name] = c.type;
+  let lastColumns: unknown;
+  for (const item of items) {
+    if (!item.columns || item.columns === lastColumns) continue;
+    lastColumns = item.columns;
+    for (const c of item.columns) types[c.name] = c.type;
+  }
   const { truncate, deletes, upserts } = coalesce(changes);
   // Columns the target does not have are skipped (reported by TargetTables), never sent.
   const known = (row: Row) => {
+    let all = true;
+    for (const name in row) if (!shape.columns.has(name)) all = false;
+    if (all) return row;
     const out: Row = {};
     for (const [name, value] of Object.entries(row)) if (shape.columns.has(name)) out[name] = value;
     return out;

@@ -79,7 +79,7 @@ export function prepareItems(records: KafkaRecord[], decoder: RecordDecoder, map
             break;
           }
           const change = mapper.map(event);
-          const key = mapper.keyColumns(event).map((c) => mapper.targetName(c) ?? c);
+          const key = mapper.targetKey(event);
           const columns = mapper.targetColumns(event.columns);
           items.push({ record, change, columns, key, transaction: dataEvent(event), origin: origin(event) });
           break;

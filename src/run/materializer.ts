@@ -3,6 +3,7 @@
  * sources. Positions live in the target, written in the same transaction as the rows they
  * produced; Kafka's group offsets follow after each commit, for lag tooling only.
  */
+import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { type Config, resolveTable } from "../config/index.ts";
 import { type KafkaRecord, RecordDecoder } from "../decode/index.ts";
@@ -59,6 +60,8 @@ const partitionKey = (topic: string, partition: number) => `${topic}\u0000${part
 
 /** How long a fetch waits for data: also how long a stop waits for the fetch in flight. */
 const FETCH_WAIT_MS = 500;
+/** Records decoded between two turns of the event loop (see Materializer.prepare). */
+const DECODE_SLICE = 256;
 /** How often high-water marks are read for lag, and an idle target is asked whether it answers. */
 const PROBE_MS = 5000;
 
@@ -96,6 +99,13 @@ export class Materializer {
   private consumer: Consumer | undefined;
   private relay: DeadLetterRelay | undefined;
   private lettersWaiting = false;
+  /**
+   * The apply the last batch handed off, settled (its failure is handled where it is started).
+   * One at a time: while it runs, kafkajs fetches the next batch and the decoder works on it.
+   */
+  private inflight: Promise<void> = Promise.resolve();
+  /** Next offset after the records handed to an apply that may not have committed yet. */
+  private dispatched = new Map<string, bigint>();
   /** Applies run one at a time: batches and the source mode's timer share the target session. */
   private serial: Promise<unknown> = Promise.resolve();
   /** When the target last answered (an apply or a probe), ms since the epoch. */
@@ -301,6 +311,7 @@ export class Materializer {
       this.sought.clear();
       this.fresh = false;
       this.held.clear();
+      this.dispatched.clear();
       this.source?.clear();
       this.assignment = event.payload.memberAssignment;
       this.health.assigned(
@@ -350,7 +361,7 @@ export class Materializer {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: (payload) => this.eachBatch(payload, stop),
+        eachBatch: (payload) => this.eachBatch(payload, stop, fail),
       });
       log.info(
         { groupId: config.kafka.groupId, topics: topics.length, transactional: config.apply.transactional },
@@ -363,6 +374,7 @@ export class Materializer {
       clearInterval(tick);
       clearInterval(ids);
       await consumer.disconnect().catch(() => undefined);
+      await this.inflight;
       await this.serial.catch(() => undefined);
     }
     if (fatal) throw fatal;
@@ -436,19 +448,25 @@ export class Materializer {
     return mapper;
   }
 
-  private async eachBatch(payload: EachBatchPayload, stop: AbortSignal): Promise<void> {
+  private async eachBatch(
+    payload: EachBatchPayload,
+    stop: AbortSignal,
+    fail: (error: unknown) => void,
+  ): Promise<void> {
     const { batch, heartbeat, resolveOffset, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
     const key = partitionKey(topic, partition);
     this.health.end(topic, partition, BigInt(batch.highWatermark));
     if (!this.fresh) {
-      await this.retrying(() => this.loadPositions(), stop, heartbeat);
+      // Serialized: an apply still in flight from before a rebalance moves the positions first.
+      await this.retrying(() => this.serialized(() => this.loadPositions()), stop, heartbeat);
       this.fresh = true;
     }
     const stored = this.positions.get(key);
+    const ahead = this.dispatched.get(key);
     const first = BigInt(batch.firstOffset()!);
-    if (stored !== undefined && stored < first && !this.sought.has(key)) {
+    if (ahead === undefined && stored !== undefined && stored < first && !this.sought.has(key)) {
       // The database is behind Kafka's group offset (e.g. the shadow was restored): go back once.
       this.sought.add(key);
       this.consumer!.seek({ topic, partition, offset: stored.toString() });
@@ -458,8 +476,8 @@ export class Materializer {
     const isTransactionTopic =
       this.source !== undefined && topic === this.options.config.apply.transactionTopic;
     if (!mapper && !isTransactionTopic) return;
-    // Below `floor`: applied already, or (source mode) held in memory.
-    const floor = this.held.get(key) ?? stored;
+    // Below `floor`: applied already, handed to an apply, or (source mode) held in memory.
+    const floor = this.held.get(key) ?? ahead ?? stored;
     const records: KafkaRecord[] = batch.messages
       .filter((m) => floor === undefined || BigInt(m.offset) >= floor)
       .map((m) => ({
@@ -474,7 +492,7 @@ export class Materializer {
       resolveOffset(batch.lastOffset());
       return;
     }
-    const items = prepareItems(records, this.decoder, mapper);
+    const items = await this.prepare(records, mapper);
     if (this.source) {
       this.source.add(items);
       this.held.set(key, BigInt(records.at(-1)!.offset) + 1n);
@@ -483,11 +501,67 @@ export class Materializer {
       await heartbeat();
       return;
     }
-    const owned = () => isRunning() && !isStale();
+    await this.inflight;
+    // The apply before this one failed and sought the partition back, or the consumer stops.
+    if (stop.aborted || !isRunning() || isStale()) return;
+    // Resolved before it is applied, so that kafkajs fetches the next batch meanwhile; the
+    // target's positions stay the truth, and a failed apply seeks back to them.
+    resolveOffset(batch.lastOffset());
+    const from = records[0]!.offset;
+    const next = BigInt(batch.lastOffset()) + 1n;
+    this.dispatched.set(key, next);
+    const owned = () => !stop.aborted && isRunning() && !isStale();
+    this.inflight = this.applyBatch(items, key, stop, heartbeat, owned).then(
+      () => {
+        if (this.dispatched.get(key) === next) this.dispatched.delete(key);
+      },
+      (error: unknown) => {
+        this.dispatched.delete(key);
+        if (stop.aborted) return;
+        if (!kafkaOutage(error) && owned()) return fail(error);
+        // A heartbeat found the group rebalancing, or the partition was sought or is being
+        // revoked: the records from the target's position on are fetched again.
+        const at = this.positions.get(key) ?? from;
+        try {
+          this.consumer?.seek({ topic, partition, offset: at.toString() });
+        } catch (seekError) {
+          // Not ours any more (revoked): its next owner reads the position from the target.
+          this.options.log.debug(
+            { err: seekError, topic, partition },
+            "seek after an interrupted apply failed",
+          );
+        }
+        this.options.log.debug({ err: error, topic, partition }, "apply interrupted; fetching again");
+      },
+    );
+  }
+
+  /**
+   * Decodes and maps in slices, letting the apply in flight take its replies from the target
+   * between them: decoding the next batch overlaps with the target's work on this one.
+   */
+  private async prepare(records: KafkaRecord[], mapper: Mapper | undefined): Promise<Item[]> {
+    if (records.length <= DECODE_SLICE) return prepareItems(records, this.decoder, mapper);
+    const items: Item[] = [];
+    for (let start = 0; start < records.length; start += DECODE_SLICE) {
+      if (start > 0) await setImmediatePromise();
+      for (const item of prepareItems(records.slice(start, start + DECODE_SLICE), this.decoder, mapper))
+        items.push(item);
+    }
+    return items;
+  }
+
+  /** One batch's items in chunks of apply.batchSize, Kafka's group offsets following each. */
+  private async applyBatch(
+    items: Item[],
+    key: string,
+    stop: AbortSignal,
+    heartbeat: () => Promise<void>,
+    owned: () => boolean,
+  ): Promise<void> {
     const { batchSize } = this.options.config.apply;
     for (let start = 0; start < items.length; start += batchSize) {
       await this.serialized(() => this.apply(items.slice(start, start + batchSize), stop, heartbeat, owned));
-      resolveOffset((this.positions.get(key)! - 1n).toString());
       await this.commitOffsets([key]);
       await heartbeat();
     }

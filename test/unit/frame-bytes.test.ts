@@ -47,6 +47,9 @@ test("edges: whitespace after the value, non-ASCII text, a schema that changes, 
   same(Buffer.from('{"schema":null,"payload":{"a":1}}'), schemas);
   same(Buffer.from('{"a":1,"b":"no envelope"}'), schemas);
   same(Buffer.from('{"schema":{"type":"string"},"payload":"a,\\"payload\\":inside"}'), schemas);
+  // A known schema half followed by something other than the mark: searched for, not assumed.
+  same(Buffer.from('{"schema":{"type":"string"} ,"payload":"spaced"}'), schemas);
+  same(Buffer.from('{"schema":{"type":"string"},"payloads":"x","payload":"y"}'), schemas);
 });
 
 test("malformed input is the same typed error as frame()'s", () => {

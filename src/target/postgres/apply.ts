@@ -27,11 +27,23 @@ function param(write: TableWrite, name: string, value: Value | undefined): unkno
 }
 
 function params(write: TableWrite, names: string[], rows: Row[]): unknown[][] {
-  return names.map((n) => rows.map((r) => param(write, n, r[n])));
+  return names.map((n) => {
+    const type = write.types[n];
+    const sqlType = write.table.columns.get(n)?.sqlType;
+    return rows.map((r) => postgresParam(r[n] ?? null, type, sqlType));
+  });
 }
 
 function* paramRows(write: TableWrite, names: string[], rows: Row[]): Generator<unknown[]> {
-  for (const row of rows) yield names.map((n) => param(write, n, row[n]));
+  // Each column's types looked up once, not once per value.
+  const types = names.map((n) => write.types[n]);
+  const sqlTypes = names.map((n) => write.table.columns.get(n)?.sqlType);
+  for (const row of rows) {
+    const out = new Array<unknown>(names.length);
+    for (let i = 0; i < names.length; i++)
+      out[i] = postgresParam(row[names[i]!] ?? null, types[i], sqlTypes[i]);
+    yield out;
+  }
 }
 
 /** When upsert groups go through COPY; without it, always unnest. */
