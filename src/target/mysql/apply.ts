@@ -31,7 +31,13 @@ function requireColumns(write: TableWrite, names: string[]): void {
 
 /** The parameters of `rows`' values of `columns`, row after row. */
 export function rowParams(write: TableWrite, rows: Row[], columns: string[]): MysqlParam[] {
-  return rows.flatMap((r) => columns.map((c) => mysqlParam(r[c] ?? null, write.types[c])));
+  // One flat array filled in place: a statement carries up to 65535 values.
+  const types = columns.map((c) => write.types[c]);
+  const out = new Array<MysqlParam>(rows.length * columns.length);
+  let at = 0;
+  for (const row of rows)
+    for (let i = 0; i < columns.length; i++) out[at++] = mysqlParam(row[columns[i]!] ?? null, types[i]);
+  return out;
 }
 
 /** Deletes the rows of `rows`' keys from `table` (the written table or its production copy). */
