@@ -97,8 +97,8 @@ export class RecentSchemaTexts {
     return undefined;
   }
 
-  text(bytes: Buffer): string {
-    for (const [known, text] of this.entries) if (known.equals(bytes)) return text;
+  /** A schema half that known() did not find (so no entry equals it): decoded once and kept. */
+  remember(bytes: Buffer): string {
     const text = bytes.toString("utf8");
     // A copy: the slice would keep the whole fetch it came from alive.
     this.entries.unshift([Buffer.from(bytes), text]);
@@ -123,7 +123,7 @@ export function frameBytes(bytes: Buffer, what: "key" | "value", schemas: Recent
       const payloadText = bytes.toString("utf8", mark + PAYLOAD_MARK_BYTES.length, end - 1);
       try {
         const payload = JSON.parse(payloadText);
-        const schemaText = known?.text ?? schemas.text(bytes.subarray(start, mark));
+        const schemaText = known?.text ?? schemas.remember(bytes.subarray(start, mark));
         return { schemaText: schemaText === "null" ? null : schemaText, payload, payloadText };
       } catch {
         // Not the layout Connect writes after all: frame() parses the whole text and names the error.

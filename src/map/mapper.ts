@@ -99,6 +99,7 @@ export class Mapper {
   /** The event's key columns by their target names (kept per key schema, like targetColumns). */
   targetKey(event: RowChange): string[] {
     const source = this.mapping.key ?? event.keyColumns;
+    // No key is never kept: keyColumns must refuse it (MAP_NO_KEY) every time.
     if (source !== this.lastKeySource || source.length === 0) {
       this.lastKeyNames = this.keyColumns(event).map((c) => this.targetName(c) ?? c);
       this.lastKeySource = source;

@@ -7,7 +7,7 @@
 
 import { coalesce } from "../batch/coalesce.ts";
 import type { TableMapping } from "../config/index.ts";
-import type { ColumnType } from "../decode/index.ts";
+import type { Column, ColumnType } from "../decode/index.ts";
 import type { Row } from "../decode/values.ts";
 import { type ErrorCode, ShadowdbError } from "../errors.ts";
 import type { MappedChange } from "../map/mapper.ts";
@@ -56,18 +56,27 @@ function classified(ctx: ApplyContext, error: unknown): ShadowdbError {
   return new ApplyError(code, native === undefined ? message : `${message} (${String(native)})`, error);
 }
 
+/**
+ * The first item of each run of items with the same decoded schema (the mapper hands out one
+ * columns array per schema): what only changes when the schema does is worked out once a run.
+ */
+function* schemaRuns(items: Item[]): Generator<Item & { columns: Column[] }> {
+  let lastColumns: Column[] | undefined;
+  for (const item of items) {
+    if (!item.columns || item.columns === lastColumns) continue;
+    lastColumns = item.columns;
+    yield item as Item & { columns: Column[] };
+  }
+}
+
 async function resolveShape(
   ctx: ApplyContext,
   mapping: TableMapping,
   items: Item[],
 ): Promise<TableShape | undefined> {
   let shape: TableShape | undefined;
-  let lastColumns: unknown;
-  for (const item of items) {
-    if (!item.columns || item.columns === lastColumns) continue;
-    lastColumns = item.columns;
+  for (const item of schemaRuns(items))
     shape = await ctx.tables.shapeFor(mapping, item.columns, item.key ?? []);
-  }
   return shape ?? (items.some((i) => i.change) ? await ctx.tables.shapeFor(mapping, [], []) : undefined);
 }
 
@@ -78,12 +87,7 @@ function tableWrite(
   changes: MappedChange[],
 ): TableWrite {
   const types: Record<string, ColumnType> = {};
-  let lastColumns: unknown;
-  for (const item of items) {
-    if (!item.columns || item.columns === lastColumns) continue;
-    lastColumns = item.columns;
-    for (const c of item.columns) types[c.name] = c.type;
-  }
+  for (const item of schemaRuns(items)) for (const c of item.columns) types[c.name] = c.type;
   const { truncate, deletes, upserts } = coalesce(changes);
   // Columns the target does not have are skipped (reported by TargetTables), never sent.
   const known = (row: Row) => {

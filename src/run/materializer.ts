@@ -541,7 +541,6 @@ export class Materializer {
    * between them: decoding the next batch overlaps with the target's work on this one.
    */
   private async prepare(records: KafkaRecord[], mapper: Mapper | undefined): Promise<Item[]> {
-    if (records.length <= DECODE_SLICE) return prepareItems(records, this.decoder, mapper);
     const items: Item[] = [];
     for (let start = 0; start < records.length; start += DECODE_SLICE) {
       if (start > 0) await setImmediatePromise();

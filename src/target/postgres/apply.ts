@@ -22,28 +22,23 @@ function column(write: TableWrite, name: string) {
   return column;
 }
 
-function param(write: TableWrite, name: string, value: Value | undefined): unknown {
-  return postgresParam(value ?? null, write.types[name], write.table.columns.get(name)?.sqlType);
-}
-
-function params(write: TableWrite, names: string[], rows: Row[]): unknown[][] {
+/** Each column's value → parameter conversion, its types looked up once, not once per value. */
+function converters(write: TableWrite, names: string[]): ((value: Value | undefined) => unknown)[] {
   return names.map((n) => {
     const type = write.types[n];
     const sqlType = write.table.columns.get(n)?.sqlType;
-    return rows.map((r) => postgresParam(r[n] ?? null, type, sqlType));
+    return (value) => postgresParam(value ?? null, type, sqlType);
   });
 }
 
+function params(write: TableWrite, names: string[], rows: Row[]): unknown[][] {
+  const convert = converters(write, names);
+  return names.map((n, i) => rows.map((r) => convert[i]!(r[n])));
+}
+
 function* paramRows(write: TableWrite, names: string[], rows: Row[]): Generator<unknown[]> {
-  // Each column's types looked up once, not once per value.
-  const types = names.map((n) => write.types[n]);
-  const sqlTypes = names.map((n) => write.table.columns.get(n)?.sqlType);
-  for (const row of rows) {
-    const out = new Array<unknown>(names.length);
-    for (let i = 0; i < names.length; i++)
-      out[i] = postgresParam(row[names[i]!] ?? null, types[i], sqlTypes[i]);
-    yield out;
-  }
+  const convert = converters(write, names);
+  for (const row of rows) yield names.map((n, i) => convert[i]!(row[n]));
 }
 
 /** When upsert groups go through COPY; without it, always unnest. */
@@ -110,13 +105,14 @@ export async function* rowSources(
   if (columns.some((c) => c.sqlType.endsWith("]"))) {
     // The protocol allows 65535 parameters per statement.
     const perStatement = Math.max(1, Math.floor((65535 - reserved) / columns.length));
+    const convert = converters(write, names);
     for (let start = 0; start < rows.length; start += perStatement) {
       const chunk = rows.slice(start, start + perStatement);
       const values = chunk.map(
         (_, r) =>
           `(${columns.map((c, i) => `$${r * columns.length + i + 1}::${castType(c.sqlType)}`).join(", ")})`,
       );
-      const flat = chunk.flatMap((row) => names.map((n) => param(write, n, row[n])));
+      const flat = chunk.flatMap((row) => names.map((n, i) => convert[i]!(row[n])));
       yield { select: `VALUES ${values.join(", ")}`, params: flat, rows: chunk };
     }
     return;
