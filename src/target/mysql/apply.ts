@@ -8,17 +8,28 @@ import type mysql from "mysql2/promise";
 import type { Value } from "../../decode/values.ts";
 import type { QualifiedName, TableWrite, WriteOutcome } from "../dialect.ts";
 import { groupByColumns } from "../rows.ts";
-import { executeRows } from "./execute.ts";
+import { executeRows, STATEMENT_PARAMETERS } from "./execute.ts";
 import { ident, qualified } from "./sql.ts";
 import { type MysqlParam, mysqlParam, mysqlPlaceholder } from "./types.ts";
 
 export type Row = Record<string, Value>;
 
-const MAX_PLACEHOLDERS = 65535;
-
+/**
+ * `items` in parts of `width` parameters a row, each part's row count a power of two: parts of the
+ * largest count that keeps a statement within STATEMENT_PARAMETERS, then the remainder's binary
+ * digits. A table's statements come in a dozen sizes, so they stay prepared (execute.ts).
+ */
 export function* chunks<T>(items: T[], width: number): Generator<T[]> {
-  const size = Math.max(1, Math.floor(MAX_PLACEHOLDERS / width));
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+  let top = 1;
+  while (top * 2 * width <= STATEMENT_PARAMETERS) top *= 2;
+  let at = 0;
+  for (; items.length - at >= top; at += top) yield items.slice(at, at + top);
+  for (let size = top >> 1; size >= 1; size >>= 1) {
+    if (items.length - at >= size) {
+      yield items.slice(at, at + size);
+      at += size;
+    }
+  }
 }
 
 function requireColumns(write: TableWrite, names: string[]): void {
