@@ -53,6 +53,7 @@ export class Replay {
     this.decoder = new RecordDecoder({
       binaryHandlingMode: config.decode.binaryHandlingMode,
       maxRecordBytes: config.decode.maxRecordBytes,
+      before: "deletes",
     });
     this.tables = new TargetTables(target, log, { idHeadroom: BigInt(config.overlay.idHeadroom) });
     this.ctx = {

@@ -47,6 +47,8 @@ interface ColumnPlan {
   targetColumns: Column[];
   /** Source name → target name, for the columns that are not excluded. */
   names: Map<string, string>;
+  /** Every column keeps its name and nothing is masked: a row can be the event's own. */
+  identity: boolean;
 }
 
 export class Mapper {
@@ -81,7 +83,11 @@ export class Mapper {
         targetColumns.push({ name, type: c.type });
         names.set(c.name, name);
       }
-      plan = { targetColumns, names };
+      const identity =
+        targetColumns.length === columns.length &&
+        targetColumns.every((c, i) => c.name === columns[i]!.name) &&
+        Object.keys(this.mapping.columns.mask).length === 0;
+      plan = { targetColumns, names, identity };
       this.lastColumns = columns;
       this.lastPlan = plan;
     }
@@ -129,7 +135,12 @@ export class Mapper {
       return { kind: "delete", keyId: keyIdentity(Object.values(key)), key };
     }
     const after = event.after!;
-    const { names } = this.plan(event.columns);
+    const { names, identity } = this.plan(event.columns);
+    const key = this.keyRow(keyColumns, after, types);
+    // Nothing to rename, drop or mask: the event's row is the target's, unless a column is
+    // unchanged (TOAST) or the row is loose.
+    if (identity && ownRow(after, event.columns))
+      return { kind: "upsert", keyId: keyIdentity(Object.values(key)), row: after };
     const masks = this.mapping.columns.mask;
     const row: Row = {};
     for (const column in after) {
@@ -140,7 +151,6 @@ export class Mapper {
       const rule = masks[column];
       row[name] = rule ? mask(value, rule, types.get(column), this.hmacKey) : value;
     }
-    const key = this.keyRow(keyColumns, after, types);
     // The key's values win, also for a key column the mapping excludes.
     for (const name in key) row[name] = key[name]!;
     return { kind: "upsert", keyId: keyIdentity(Object.values(key)), row };
@@ -160,4 +170,14 @@ export class Mapper {
     }
     return key;
   }
+}
+
+/**
+ * Whether `after` can stand as the target row under an identity plan: no column is unchanged. A
+ * schema's row has exactly its columns; a loose row (no schema, no columns) is never its own.
+ */
+function ownRow(after: Row, columns: Column[]): boolean {
+  if (columns.length === 0) return false;
+  for (const c of columns) if (after[c.name] === UNCHANGED) return false;
+  return true;
 }

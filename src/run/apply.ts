@@ -90,6 +90,11 @@ function tableWrite(
   for (const item of schemaRuns(items)) for (const c of item.columns) types[c.name] = c.type;
   const { truncate, deletes, upserts } = coalesce(changes);
   // Columns the target does not have are skipped (reported by TargetTables), never sent.
+  if (covered(shape, items)) {
+    const write: TableWrite = { table: shape, types, truncate, deletes, upserts };
+    if (ctx.overlay) write.overlay = overlayNames(shape.name);
+    return write;
+  }
   const known = (row: Row) => {
     let all = true;
     for (const name in row) if (!shape.columns.has(name)) all = false;
@@ -101,6 +106,25 @@ function tableWrite(
   const write: TableWrite = { table: shape, types, truncate, deletes, upserts: upserts.map(known) };
   if (ctx.overlay) write.overlay = overlayNames(shape.name);
   return write;
+}
+
+/**
+ * Whether the target has every column the upserts of `items` can name, told once per schema: a
+ * schema's rows carry its columns and the key's (which win even where the mapping excludes one).
+ * A loose row (no schema) is never covered; its rows are looked at one by one.
+ */
+function covered(shape: TableShape, items: Item[]): boolean {
+  let lastColumns: Column[] | undefined;
+  let lastKey: string[] | undefined;
+  for (const item of items) {
+    if (item.change?.kind !== "upsert" || (item.columns === lastColumns && item.key === lastKey)) continue;
+    if (!item.columns?.length || !item.key) return false;
+    for (const c of item.columns) if (!shape.columns.has(c.name)) return false;
+    for (const k of item.key) if (!shape.columns.has(k)) return false;
+    lastColumns = item.columns;
+    lastKey = item.key;
+  }
+  return true;
 }
 
 /** The items of one partition, in offset order: the unit of fencing and of positions. */

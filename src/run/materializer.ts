@@ -120,6 +120,7 @@ export class Materializer {
     this.decoder = new RecordDecoder({
       binaryHandlingMode: config.decode.binaryHandlingMode,
       maxRecordBytes: config.decode.maxRecordBytes,
+      before: "deletes",
     });
     const { enabled, idHeadroom } = config.overlay;
     this.tables = new TargetTables(

@@ -181,3 +181,24 @@ test("primary-key changes arrive as delete + create carrying the other key in he
     assert.ok(deleted && created, `${engine}: d with newkey and c with oldkey`);
   }
 });
+
+test('before: "deletes" decodes only a delete\'s before image; every other field is the same', () => {
+  const fixtures = ["mariadb/default/update.json", "mariadb/default/delete.json"].map(readFixture);
+  const messages = fixtures.flatMap((f) => f.messages.map(toRecord));
+  const all = messages.map((m) => new RecordDecoder().decode(m));
+  const needed = new RecordDecoder({ before: "deletes" });
+  const some = messages.map((m) => needed.decode(m));
+  assert.ok(
+    all.some((e) => e.op === "u" && e.before !== null),
+    "updates with before",
+  );
+  assert.ok(
+    all.some((e) => e.op === "d" && e.before !== null),
+    "deletes with before",
+  );
+  for (const [i, event] of all.entries()) {
+    const expected =
+      event.op === "u" || event.op === "c" || event.op === "r" ? { ...event, before: null } : event;
+    assert.deepEqual(some[i], expected, `message ${i} (${event.op})`);
+  }
+});

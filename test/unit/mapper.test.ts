@@ -89,6 +89,21 @@ test("without column rules a create maps to an upsert of the whole row keyed by 
   }
 });
 
+test("without column rules the upsert row is the event's own row; any rule gets a row of its own", () => {
+  const file = "postgres/default/update.json";
+  const [first] = rowChanges(file, "c");
+  assert.equal(upsertOf(mapperFor(file).map(first!)).row, first!.after);
+  for (const columns of [
+    { rename: { name: "full_name" } },
+    { exclude: ["note"] },
+    { mask: { note: { strategy: "redact" } } },
+  ]) {
+    const row = upsertOf(mapperFor(file, { columns }).map(first!)).row;
+    assert.notEqual(row, first!.after, JSON.stringify(columns));
+    assert.equal(first!.after!.note, "first", "the event's row is left as decoded");
+  }
+});
+
 test("columns.rename and columns.exclude route each column; the event's columns follow the same rules", () => {
   const file = "postgres/default/update.json";
   const mapper = mapperFor(file, { columns: { rename: { name: "full_name" }, exclude: ["note"] } });
