@@ -123,7 +123,7 @@ const section = (title: string, intro: string, rs: { file: string; data: Json }[
   const rs = of("snapshot");
   section(
     "Snapshot (`npm run bench:snapshot`)",
-    "The initial load of a pgbench_accounts-like table, two ways, against COPY (PostgreSQL) or LOAD DATA LOCAL INFILE (MariaDB) of the same rows into an empty twin table, the ceiling: `shadowdb seed` (PostgreSQL: production's snapshot, COPY TO piped into COPY FROM, positions stored), and a Debezium initial snapshot through Kafka applied by shadowdb (overlay off, default batch size; legs=all only). Each fraction is measured side by side with COPY in the same run.",
+    "The initial load of a pgbench_accounts-like table, two ways, against COPY (PostgreSQL) or LOAD DATA LOCAL INFILE (MariaDB) of the same rows into an empty twin table, the ceiling: `shadowdb seed` (production's snapshot; PostgreSQL COPY TO piped into COPY FROM, MariaDB a SELECT streamed into LOAD DATA LOCAL; positions stored), and a Debezium initial snapshot through Kafka applied by shadowdb (overlay off, default batch size; legs=all only). Each fraction is measured side by side with COPY in the same run.",
     rs,
     [
       table(
@@ -356,7 +356,7 @@ const goals: Goal[] = [
     met: (n) => n >= 0.5,
   },
   {
-    goal: "initial load ≥ 50 % of LOAD DATA (MariaDB: Debezium snapshot)",
+    goal: "initial load ≥ 50 % of LOAD DATA (MariaDB: shadowdb seed)",
     key: "my_snapshot_fraction_of_copy",
     show: percent,
     met: (n) => n >= 0.5,

@@ -10,14 +10,15 @@
  *   2. the same rows, exported from prod beforehand (untimed), are loaded into another empty table
  *      of the shadow database with PostgreSQL `COPY … FROM STDIN` (pg-copy-streams) or MariaDB
  *      `LOAD DATA LOCAL INFILE` (mysql2), timed for the load only.
- *   3. PostgreSQL: `shadowdb seed` (src/seed) of the same prod table into a third empty table
- *      (created by the seed like the source, primary key included), timed from the call until it
- *      returns: end offsets, the source snapshot, COPY TO from prod piped into COPY FROM.
+ *   3. `shadowdb seed` (src/seed) of the same prod table into a third empty table (created by
+ *      the seed like the source, primary key included), timed from the call until it returns:
+ *      end offsets, the source snapshot, PostgreSQL COPY TO piped into COPY FROM, MariaDB a
+ *      SELECT streamed into LOAD DATA LOCAL.
  * Both tables have the same definition (primary key included). Prints rows/s of each and
  * fractions of COPY; writes bench/results/snapshot-<engine>.json and the headlines
- * snapshot_fraction_of_copy (the seed, the initial load shadowdb offers on PostgreSQL),
- * snapshot_stream_fraction_of_copy (through a Debezium snapshot) and my_snapshot_fraction_of_copy
- * (MariaDB, whose initial load is the Debezium snapshot) to summary.json.
+ * snapshot_fraction_of_copy / my_snapshot_fraction_of_copy (the seed, the initial load shadowdb
+ * offers) and snapshot_stream_fraction_of_copy / my_snapshot_stream_fraction_of_copy (through a
+ * Debezium snapshot) to summary.json.
  * COPY and the seed run in BENCH_ROUNDS (3) alternating rounds; the medians give the fraction.
  * Legs "seed" runs only the seed and COPY (results in snapshot-<engine>-seed.json) (no Debezium snapshot, which takes minutes per million rows).
  * Everything it creates (connector, offsets, slot, topics, tables, positions, group) is removed.
@@ -326,15 +327,15 @@ async function timeSeed() {
   const config = parseConfig(
     `
 kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${seedGroup}" }
-target: { dialect: postgres, url: "${shadowUrl}" }
-tables: [ { topic: "${env.SHADOWDB_PG_TOPIC_PREFIX}.public.${table}", table: "public.${seedTable}" } ]
+target: { dialect: ${isPg ? "postgres" : "mysql"}, url: "${shadowUrl}" }
+tables: [ { topic: "${isPg ? `${env.SHADOWDB_PG_TOPIC_PREFIX}.public` : `${env.SHADOWDB_MY_TOPIC_PREFIX}.prod`}.${table}", table: "${isPg ? "public" : "shadow"}.${seedTable}" } ]
 seed: { source: { url: "${prodUrl}" } }
 http: { port: 0 }
 `,
     "snapshot bench seed config",
     {},
   );
-  const dialect = await loadDialect("postgres");
+  const dialect = await loadDialect(isPg ? "postgres" : "mysql");
   const target = new dialect.Target(shadowUrl);
   const source = new dialect.seeding!.Source(prodUrl);
   const started = performance.now();
@@ -355,7 +356,7 @@ http: { port: 0 }
   }
   const seconds = (performance.now() - started) / 1000;
   // The same rows, not just as many: count and two sums that any lost or changed row moves.
-  const check = `SELECT count(*) AS n, sum(abalance + bid) AS s, sum(hashtext(filler)::bigint) AS h FROM`;
+  const check = `SELECT count(*) AS n, sum(abalance + bid) AS s, sum(${isPg ? "hashtext(filler)::bigint" : "crc32(filler)"}) AS h FROM`;
   const [ours, theirs] = [await shadow.one(`${check} ${seedTable}`), await prod.one(`${check} ${table}`)];
   if (JSON.stringify(ours) !== JSON.stringify(theirs))
     throw new Error(`the seed loaded ${JSON.stringify(ours)}, production has ${JSON.stringify(theirs)}`);
@@ -385,13 +386,12 @@ try {
   // and one noisy round (the machine is shared) does not decide the ratio.
   const copyRounds: number[] = [];
   const seedRounds: number[] = [];
-  for (let round = 0; round < (isPg ? rounds : 1); round++) {
+  for (let round = 0; round < rounds; round++) {
     const copyRound = await timeCopy();
     copyRounds.push(copyRound.seconds);
     log(
       `round ${round + 1}: ${tool}: ${rate(rows, copyRound.seconds)} rows/s (${copyRound.seconds.toFixed(1)} s)`,
     );
-    if (!isPg) break;
     const seedRound = await timeSeed();
     seedRounds.push(seedRound.seconds);
     log(
@@ -399,11 +399,11 @@ try {
     );
   }
   const copy = { seconds: median(copyRounds), rounds: copyRounds };
-  const seeded = isPg ? { seconds: median(seedRounds), rounds: seedRounds } : undefined;
-  const seedFraction = seeded ? Number((copy.seconds / seeded.seconds).toFixed(3)) : undefined;
+  const seeded = { seconds: median(seedRounds), rounds: seedRounds };
+  const seedFraction = Number((copy.seconds / seeded.seconds).toFixed(3));
   const streamFraction = stream ? Number((copy.seconds / stream.ours.seconds).toFixed(3)) : undefined;
   const of = isPg ? "COPY" : "LOAD DATA";
-  if (seedFraction !== undefined) log(`seed: ${seedFraction} x the rate of ${of} (goal >= 0.5)`);
+  log(`seed: ${seedFraction} x the rate of ${of} (goal >= 0.5)`);
   if (streamFraction !== undefined)
     log(`Debezium snapshot through Kafka: ${streamFraction} x the rate of ${of}`);
   const result = {
@@ -437,24 +437,22 @@ try {
       rowsPerSecond: rate(rows, copy.seconds),
       roundSeconds: copy.rounds.map((r) => Number(r.toFixed(2))),
     },
-    ...(seeded
-      ? {
-          seed: {
-            seconds: Number(seeded.seconds.toFixed(2)),
-            rowsPerSecond: rate(rows, seeded.seconds),
-            fractionOfCopy: seedFraction,
-            roundSeconds: seeded.rounds.map((r) => Number(r.toFixed(2))),
-            note: "shadowdb seed: end offsets, one read-only snapshot of prod, COPY TO piped into COPY FROM, positions stored; rows checked against prod",
-          },
-        }
-      : {}),
+    seed: {
+      seconds: Number(seeded.seconds.toFixed(2)),
+      rowsPerSecond: rate(rows, seeded.seconds),
+      fractionOfCopy: seedFraction,
+      roundSeconds: seeded.rounds.map((r) => Number(r.toFixed(2))),
+      note: isPg
+        ? "shadowdb seed: end offsets, one read-only snapshot of prod, COPY TO piped into COPY FROM, positions stored; rows checked against prod"
+        : "shadowdb seed: end offsets, one consistent snapshot of prod, SELECT streamed into LOAD DATA LOCAL, positions stored; rows checked against prod",
+    },
     goal: "initial load >= 0.5 x COPY",
   };
-  const headline: Record<string, number> = {};
-  if (seedFraction !== undefined) headline.snapshot_fraction_of_copy = seedFraction;
+  const headline: Record<string, number> = {
+    [isPg ? "snapshot_fraction_of_copy" : "my_snapshot_fraction_of_copy"]: seedFraction,
+  };
   if (streamFraction !== undefined)
-    // MariaDB has no seed: the Debezium snapshot is its initial load.
-    headline[isPg ? "snapshot_stream_fraction_of_copy" : "my_snapshot_fraction_of_copy"] = streamFraction;
+    headline[isPg ? "snapshot_stream_fraction_of_copy" : "my_snapshot_stream_fraction_of_copy"] = streamFraction;
   // A seed-only run has a file of its own: it does not replace the last run of every leg.
   writeResults(`snapshot-${engine}${legs === "seed" ? "-seed" : ""}`, result, {
     ...headline,

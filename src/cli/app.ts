@@ -102,7 +102,7 @@ export const commands: Record<string, Command> = {
     usage: "seed --config FILE [--table T] [--format text|json]",
     summary: "load the tables from production's snapshot at bulk speed (PostgreSQL)",
     description:
-      "The initial load without a Debezium snapshot: reads each mapped topic's end offsets, then copies the production tables (seed.source.url, one read-only snapshot) into the empty shadow tables with COPY and stores those offsets as positions in the same transaction; run then applies what changed since. Needs the connector's replication slot to exist (snapshot.mode=no_data is enough). Tables whose topic already has positions are skipped; masked tables and source-transaction mode are refused (SEED_UNSUPPORTED).",
+      "The initial load without a Debezium snapshot: reads each mapped topic's end offsets, then copies the production tables (seed.source.url, one read-only snapshot) into the empty shadow tables (PostgreSQL: COPY; MySQL/MariaDB: LOAD DATA LOCAL) and stores those offsets as positions in the same transaction; run then applies what changed since. Needs the connector's change stream to exist: its replication slot, or a row-based binlog (snapshot.mode=no_data is enough). Tables whose topic already has positions are skipped; masked tables and source-transaction mode are refused (SEED_UNSUPPORTED).",
     options: [configOption, ["--table schema.table", "only this target table"], formatOption],
     exits: [
       [0, "every table seeded or skipped"],

@@ -36,7 +36,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
   if (!dialect.seeding)
     throw new ShadowdbError(
       "SEED_UNSUPPORTED",
-      `seed is built for PostgreSQL targets; a ${config.target.dialect} shadow loads through the connector's snapshot`,
+      `seed is not built for ${config.target.dialect} targets; the shadow loads through the connector's snapshot`,
     );
   const log = createLogger(config.log.level);
   const deadLetterTable = config.deadLetter.kind === "table" ? config.deadLetter.table : undefined;

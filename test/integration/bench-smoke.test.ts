@@ -136,11 +136,12 @@ for (const engine of ["postgres", "mariadb"] as const) {
     positive(r.copy.rowsPerSecond, "COPY rows/s");
     positive(r.debeziumSnapshot.rowsPerSecond, "Debezium snapshot rows/s");
     positive(r.shadowdb.fractionOfCopy, "fraction from Kafka");
-    if (engine === "postgres") {
-      positive(r.seed.rowsPerSecond, "seed rows/s");
-      positive(r.seed.fractionOfCopy, "seed fraction");
-    }
+    positive(r.seed.rowsPerSecond, "seed rows/s");
+    positive(r.seed.fractionOfCopy, "seed fraction");
     positive(summary()[key], `summary ${key}`);
+    const stream =
+      engine === "postgres" ? "snapshot_stream_fraction_of_copy" : "my_snapshot_stream_fraction_of_copy";
+    positive(summary()[stream], `summary ${stream}`);
     // Its temporary connector is gone again.
     const { json: connectors } = await rest<string[]>("GET", "/connectors");
     assert.deepEqual(

@@ -5,31 +5,17 @@
  * and nothing written.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { promisify } from "node:util";
+import { cli } from "../support/cli.ts";
 import { connectPostgres } from "../support/engines.ts";
 import { services } from "../support/env.ts";
 import { kafkaClient, waitForTopic } from "../support/kafka.ts";
 import { eventually, startMaterializer } from "../support/materialize.ts";
 import { uninstallOverlays } from "../support/overlay.ts";
-
-const run = promisify(execFile);
-
-/** The real CLI, asynchronously: production's writer keeps running meanwhile. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
-}
 
 const columns = `id bigint PRIMARY KEY, amount numeric(14,4), at timestamptz, doc jsonb, raw bytea,
   tags text[], note text, secret text, ref uuid`;
@@ -176,18 +162,18 @@ test("postgres: seed refuses, with its code and nothing written", { timeout: 120
   const prod = await connectPostgres(env.SHADOWDB_PG_PROD_URL);
   const shadow = await connectPostgres(env.SHADOWDB_PG_SHADOW_URL);
   const dir = mkdtempSync(path.join(tmpdir(), "seed-refuse-"));
-  const config = (name: string, extra: { table?: string; source?: string; dialect?: string } = {}) => {
+  const config = (name: string, extra: { table?: string; source?: string } = {}) => {
     const file = path.join(dir, `${name}.yaml`);
     writeFileSync(
       file,
       `
 kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
-target: { dialect: ${extra.dialect ?? "postgres"}, url: "${extra.dialect === "mysql" ? env.SHADOWDB_MY_SHADOW_URL : env.SHADOWDB_PG_SHADOW_URL}" }
+target: { dialect: postgres, url: "${env.SHADOWDB_PG_SHADOW_URL}" }
 tables:
   - topic: "${topic}"
-    table: "${extra.dialect === "mysql" ? "shadow" : "public"}.${table}"
+    table: "public.${table}"
 ${extra.table ?? ""}
-seed: { source: { url: "${extra.source ?? (extra.dialect === "mysql" ? env.SHADOWDB_MY_PROD_URL : env.SHADOWDB_PG_PROD_URL)}" } }
+seed: { source: { url: "${extra.source ?? env.SHADOWDB_PG_PROD_URL}" } }
 http: { port: 0 }
 log: { level: warn }
 `,
@@ -221,10 +207,6 @@ log: { level: warn }
     const slotless = await cli("seed", "--config", config("noslot", { source: prodUrl.href }));
     assert.equal(slotless.code, 2);
     assert.match(slotless.stderr, /SEED_NO_CAPTURE: database sdr_noslot_\w+ has no logical replication slot/);
-
-    const mysql = await cli("seed", "--config", config("mysql", { dialect: "mysql" }));
-    assert.equal(mysql.code, 2);
-    assert.match(mysql.stderr, /SEED_UNSUPPORTED: seed is built for PostgreSQL targets/);
 
     // Nothing was written by any of them: the table is as the test left it, no positions.
     const { rows } = await shadow.query(`SELECT count(*)::int AS n FROM ${table}`);

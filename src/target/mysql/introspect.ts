@@ -69,12 +69,17 @@ export async function columnDefinitions(
  * no generation expression, no AUTO_INCREMENT: the twin only ever receives values.
  */
 export function columnDdl(column: ColumnDefinition, notNull: boolean): string {
+  return `${ident(column.name)} ${typeDdl(column)} ${notNull ? "NOT NULL" : "NULL"}`;
+}
+
+/** The column's type with its character set and collation: `varchar(20) CHARACTER SET latin1 COLLATE …`. */
+export function typeDdl(column: ColumnDefinition): string {
   const word = /^\w+$/;
   const charset =
     column.charset && column.collation && word.test(column.charset) && word.test(column.collation)
       ? ` CHARACTER SET ${column.charset} COLLATE ${column.collation}`
       : "";
-  return `${ident(column.name)} ${column.type}${charset} ${notNull ? "NOT NULL" : "NULL"}`;
+  return `${column.type}${charset}`;
 }
 
 /** One column of an index, as far as a comparison needs it. */

@@ -16,7 +16,10 @@ import type {
   Position,
   PrivilegeCheck,
   QualifiedName,
+  SeedLoad,
+  SeedTarget,
   TableDiff,
+  TableShape,
   Target,
   TargetTransaction,
 } from "../dialect.ts";
@@ -44,10 +47,11 @@ import { installOverlay, uninstallOverlay } from "./overlay-install.ts";
 import { resetOverlay } from "./overlay-reset.ts";
 import { overlaySizesMysql } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
+import { seedMysql, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { mysqlType } from "./types.ts";
 
-export class MysqlTarget implements Target {
+export class MysqlTarget implements Target, SeedTarget {
   readonly dialect = "mysql" as const;
   private conn: mysql.Connection | undefined;
 
@@ -148,6 +152,22 @@ export class MysqlTarget implements Target {
         .map((d) => `ADD COLUMN ${ident(d.name)} ${mysqlType(d.type, false)}`);
       if (adds.length > 0) await c.query(`ALTER TABLE ${qualified(name)} ${adds.join(", ")}`);
     });
+  }
+
+  async createTableLike(name: QualifiedName, shape: TableShape): Promise<void> {
+    await this.run(async (c) => {
+      for (const sql of tableLikeDdl(name, shape)) await c.query(sql);
+    });
+  }
+
+  seed(load: SeedLoad): Promise<number> {
+    return this.run((c) =>
+      inTransaction(
+        (sql) => c.query(sql),
+        "START TRANSACTION",
+        () => seedMysql(c, load),
+      ),
+    );
   }
 
   readPositions(groupId: string): Promise<Position[]> {
