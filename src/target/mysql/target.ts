@@ -161,13 +161,16 @@ export class MysqlTarget implements Target, SeedTarget {
   }
 
   seed(load: SeedLoad): Promise<number> {
-    return this.run((c) =>
-      inTransaction(
+    return this.run(async (c) => {
+      // The apply session reads committed; under REPEATABLE READ, seedMysql's locking read of the
+      // empty table also locks the gap, which keeps a concurrent seed out until this one ends.
+      await c.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      return inTransaction(
         (sql) => c.query(sql),
         "START TRANSACTION",
         () => seedMysql(c, load),
-      ),
-    );
+      );
+    });
   }
 
   readPositions(groupId: string): Promise<Position[]> {
