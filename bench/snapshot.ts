@@ -452,7 +452,8 @@ try {
     [isPg ? "snapshot_fraction_of_copy" : "my_snapshot_fraction_of_copy"]: seedFraction,
   };
   if (streamFraction !== undefined)
-    headline[isPg ? "snapshot_stream_fraction_of_copy" : "my_snapshot_stream_fraction_of_copy"] = streamFraction;
+    headline[isPg ? "snapshot_stream_fraction_of_copy" : "my_snapshot_stream_fraction_of_copy"] =
+      streamFraction;
   // A seed-only run has a file of its own: it does not replace the last run of every leg.
   writeResults(`snapshot-${engine}${legs === "seed" ? "-seed" : ""}`, result, {
     ...headline,
