@@ -90,11 +90,6 @@ function tableWrite(
   for (const item of schemaRuns(items)) for (const c of item.columns) types[c.name] = c.type;
   const { truncate, deletes, upserts } = coalesce(changes);
   // Columns the target does not have are skipped (reported by TargetTables), never sent.
-  if (covered(shape, items)) {
-    const write: TableWrite = { table: shape, types, truncate, deletes, upserts };
-    if (ctx.overlay) write.overlay = overlayNames(shape.name);
-    return write;
-  }
   const known = (row: Row) => {
     let all = true;
     for (const name in row) if (!shape.columns.has(name)) all = false;
@@ -103,7 +98,13 @@ function tableWrite(
     for (const [name, value] of Object.entries(row)) if (shape.columns.has(name)) out[name] = value;
     return out;
   };
-  const write: TableWrite = { table: shape, types, truncate, deletes, upserts: upserts.map(known) };
+  const write: TableWrite = {
+    table: shape,
+    types,
+    truncate,
+    deletes,
+    upserts: covered(shape, items) ? upserts : upserts.map(known),
+  };
   if (ctx.overlay) write.overlay = overlayNames(shape.name);
   return write;
 }

@@ -48,15 +48,28 @@ export function loadColumns(columns: { name: string; columnType: string }[]): { 
   const list: string[] = [];
   const set: string[] = [];
   columns.forEach((c, i) => {
-    if (transportOf(c.columnType) === "hex") {
-      list.push(`@v${i}`);
-      set.push(`${ident(c.name)} = UNHEX(@v${i})`);
-    } else if (transportOf(c.columnType) === "bit") {
-      list.push(`@v${i}`);
-      set.push(`${ident(c.name)} = CAST(@v${i} AS UNSIGNED)`);
-    } else list.push(ident(c.name));
+    const variable = `@v${i}`;
+    const value = writeExpression(variable, transportOf(c.columnType));
+    if (value === undefined) list.push(ident(c.name));
+    else {
+      list.push(variable);
+      set.push(`${ident(c.name)} = ${value}`);
+    }
   });
   return { list: `(${list.join(", ")})`, set: set.length > 0 ? ` SET ${set.join(", ")}` : "" };
+}
+
+/** readExpression's inverse on the target, for a column loaded through `variable`; none for text. */
+function writeExpression(variable: string, transport: Transport): string | undefined {
+  switch (transport) {
+    case "hex":
+      return `UNHEX(${variable})`;
+    case "bit":
+      return `CAST(${variable} AS UNSIGNED)`;
+    case "float":
+    case "text":
+      return undefined;
+  }
 }
 
 const special = /[\\\t\n]/;
