@@ -21,6 +21,9 @@ import { type Framed, frame, frameBytes, RecentSchemaTexts, SchemaCache } from "
 import { looseRow } from "./loose.ts";
 import type { Row } from "./values.ts";
 
+/** The headers decoding reads (a primary-key change's other key); it never looks at the others. */
+export const KEY_CHANGE_HEADERS = ["__debezium.oldkey", "__debezium.newkey"] as const;
+
 export type HeaderValue = Buffer | string | undefined | (Buffer | string)[];
 
 /** A record as kafkajs hands it over (and as fixtures store it). */
@@ -248,8 +251,9 @@ export class RecordDecoder {
 
   /** Primary-key changes carry the other key in a header; decoded like a key, tolerant of its framing. */
   private keyChange(headers: KafkaRecord["headers"]): RowChange["keyChange"] | undefined {
-    const oldKey = headerRow(headers?.["__debezium.oldkey"], (t) => this.decodeKey(t).row);
-    const newKey = headerRow(headers?.["__debezium.newkey"], (t) => this.decodeKey(t).row);
+    const [oldName, newName] = KEY_CHANGE_HEADERS;
+    const oldKey = headerRow(headers?.[oldName], (t) => this.decodeKey(t).row);
+    const newKey = headerRow(headers?.[newName], (t) => this.decodeKey(t).row);
     if (!oldKey && !newKey) return undefined;
     return { ...(oldKey && { oldKey }), ...(newKey && { newKey }) };
   }

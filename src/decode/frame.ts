@@ -79,20 +79,11 @@ export class RecentSchemaTexts {
    * is this record's first mark too.
    */
   known(bytes: Buffer, start: number): { mark: number; text: string } | undefined {
+    // Each entry holds its schema half followed by the payload mark: one compare finds both.
     for (const [known, text] of this.entries) {
-      const mark = start + known.length;
-      if (
-        mark + PAYLOAD_MARK_BYTES.length <= bytes.length &&
-        bytes.compare(known, 0, known.length, start, mark) === 0 &&
-        bytes.compare(
-          PAYLOAD_MARK_BYTES,
-          0,
-          PAYLOAD_MARK_BYTES.length,
-          mark,
-          mark + PAYLOAD_MARK_BYTES.length,
-        ) === 0
-      )
-        return { mark, text };
+      const end = start + known.length;
+      if (end <= bytes.length && bytes.compare(known, 0, known.length, start, end) === 0)
+        return { mark: end - PAYLOAD_MARK_BYTES.length, text };
     }
     return undefined;
   }
@@ -101,7 +92,7 @@ export class RecentSchemaTexts {
   remember(bytes: Buffer): string {
     const text = bytes.toString("utf8");
     // A copy: the slice would keep the whole fetch it came from alive.
-    this.entries.unshift([Buffer.from(bytes), text]);
+    this.entries.unshift([Buffer.concat([bytes, PAYLOAD_MARK_BYTES]), text]);
     if (this.entries.length > RECENT) this.entries.pop();
     return text;
   }

@@ -6,7 +6,7 @@
 import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { type Config, resolveTable } from "../config/index.ts";
-import { type KafkaRecord, RecordDecoder } from "../decode/index.ts";
+import { type KafkaRecord, KEY_CHANGE_HEADERS, RecordDecoder } from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
@@ -57,6 +57,18 @@ export interface MaterializerStats {
 }
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+const NO_HEADERS: KafkaRecord["headers"] = Object.freeze({});
+
+/**
+ * The headers decoding reads, or none. Items live until their apply commits, and Debezium's four
+ * context headers per record (kafkajs decodes each into a Buffer) were a third of what they held.
+ */
+function headersRead(headers: KafkaRecord["headers"]): KafkaRecord["headers"] {
+  if (headers === undefined) return NO_HEADERS;
+  for (const name of KEY_CHANGE_HEADERS) if (headers[name] !== undefined) return headers;
+  return NO_HEADERS;
+}
 
 /** How long a fetch waits for data: also how long a stop waits for the fetch in flight. */
 const FETCH_WAIT_MS = 500;
@@ -487,7 +499,7 @@ export class Materializer {
         offset: m.offset,
         key: m.key,
         value: m.value,
-        headers: m.headers ?? {},
+        headers: headersRead(m.headers),
       }));
     if (records.length === 0) {
       resolveOffset(batch.lastOffset());

@@ -20,28 +20,40 @@ export function observeApplied(
 ): void {
   const { health, metrics, tableOf } = observers;
   const lettered = new Set(result.deadLetters.map((l) => `${l.topic}\u0000${l.partition}\u0000${l.offset}`));
-  const counts = new Map<string, { table: string; op: string; n: number }>();
-  // Health needs only each partition's last change.
-  const last = new Map<string, Item>();
-  for (const item of items)
-    if (item.origin) last.set(`${item.record.topic}\u0000${item.record.partition}`, item);
-  for (const { record, origin } of last.values())
-    health.applied(record.topic, record.partition, origin!.sourceMs, origin!.snapshot);
-  if (!metrics) return;
-  for (const { record, origin } of items) {
+  // Keyed by topic, then partition or op: no string built per item (a batch has thousands).
+  const last = new Map<string, Map<number, Item>>();
+  const perOp = new Map<string, Map<string, number>>();
+  for (const item of items) {
+    const { record, origin } = item;
     if (!origin) continue;
+    let partitions = last.get(record.topic);
+    if (!partitions) {
+      partitions = new Map();
+      last.set(record.topic, partitions);
+    }
+    // Health needs only each partition's last change.
+    partitions.set(record.partition, item);
+    if (!metrics) continue;
     if (lettered.size > 0 && lettered.has(`${record.topic}\u0000${record.partition}\u0000${record.offset}`))
       continue;
-    const table = tableOf(record.topic) ?? record.topic;
-    const id = `${table}\u0000${origin.op}`;
-    const count = counts.get(id) ?? { table, op: origin.op, n: 0 };
-    count.n++;
-    counts.set(id, count);
+    let ops = perOp.get(record.topic);
+    if (!ops) {
+      ops = new Map();
+      perOp.set(record.topic, ops);
+    }
+    ops.set(origin.op, (ops.get(origin.op) ?? 0) + 1);
     // Snapshot rows carry the time they were read, not a commit: no delay to speak of.
     if (origin.snapshot === false && origin.sourceMs !== undefined)
       metrics.sourceDelaySeconds.observe(Math.max(0, now - origin.sourceMs) / 1000);
   }
-  for (const { table, op, n } of counts.values()) metrics.changesApplied.inc({ table, op }, n);
+  for (const partitions of last.values())
+    for (const { record, origin } of partitions.values())
+      health.applied(record.topic, record.partition, origin!.sourceMs, origin!.snapshot);
+  if (!metrics) return;
+  for (const [topic, ops] of perOp) {
+    const table = tableOf(topic) ?? topic;
+    for (const [op, n] of ops) metrics.changesApplied.inc({ table, op }, n);
+  }
   for (const letter of result.deadLetters)
     metrics.deadLetters.inc({ topic: letter.topic, code: letter.code });
   metrics.applySeconds.observe(seconds);

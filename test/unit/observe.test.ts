@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Metrics } from "../../src/metrics/metrics.ts";
+import type { Item, Origin } from "../../src/run/batch.ts";
+import { Health } from "../../src/run/health.ts";
+import { observeApplied } from "../../src/run/observe.ts";
+
+const NOW = 1_000_000;
+
+function item(topic: string, partition: number, offset: number, origin?: Origin): Item {
+  const record = { topic, partition, offset: String(offset), key: null, value: null };
+  return origin ? { record, origin } : { record };
+}
+
+test("observeApplied counts per table and op, skips dead letters, and keeps each partition's last change", async () => {
+  const health = new Health({ readyLagMs: 1000, stalledAfterMs: 1000, now: () => NOW });
+  const metrics = new Metrics();
+  // Two topics into one table, and a second table.
+  const tableOf = (topic: string) => (topic === "c" ? "public.other" : "public.t");
+  const items = [
+    item("a", 0, 1, { op: "c", sourceMs: NOW - 500, snapshot: false }),
+    item("a", 0, 2, { op: "u", sourceMs: NOW - 400, snapshot: false }),
+    item("a", 1, 7, { op: "c", sourceMs: NOW - 300, snapshot: "true" }),
+    item("a", 1, 8), // a tombstone: no change, no count
+    item("b", 0, 3, { op: "c", sourceMs: NOW - 200, snapshot: false }),
+    item("b", 0, 4, { op: "d", sourceMs: NOW - 100, snapshot: false }), // dead-lettered
+    item("c", 0, 5, { op: "r", sourceMs: NOW - 50, snapshot: "first" }),
+  ];
+  const deadLetters = [
+    {
+      topic: "b",
+      partition: 0,
+      offset: "4",
+      key: null,
+      value: null,
+      code: "TARGET_DATA" as const,
+      message: "x",
+    },
+  ];
+  observeApplied(
+    { health, metrics, tableOf },
+    items,
+    { applied: 6, deadLetters, toCopy: 0, lostInserts: 0, hidden: 0 },
+    0.5,
+    NOW,
+  );
+
+  const text = await metrics.registry.metrics();
+  const count = (table: string, op: string) =>
+    Number(
+      new RegExp(`^shadowdb_changes_applied_total\\{table="${table}",op="${op}"\\} (\\d+)`, "m").exec(
+        text,
+      )?.[1] ?? 0,
+    );
+  assert.equal(count("public.t", "c"), 3);
+  assert.equal(count("public.t", "u"), 1);
+  assert.equal(count("public.t", "d"), 0);
+  assert.equal(count("public.other", "r"), 1);
+  // Delays of non-snapshot changes that were applied: 500, 400, 200 ms.
+  assert.match(text, /^shadowdb_source_delay_seconds_count 3$/m);
+  assert.match(text, /^shadowdb_source_delay_seconds_sum 1\.1$/m);
+  assert.match(text, /^shadowdb_dead_letters_total\{topic="b",code="TARGET_DATA"\} 1$/m);
+
+  const partitions = health.snapshot() as Record<string, { snapshotting: boolean; lagMs?: number }>;
+  assert.deepEqual(Object.keys(partitions).sort(), ["a[0]", "a[1]", "b[0]", "c[0]"]);
+  assert.equal(partitions["a[1]"]!.snapshotting, true);
+  assert.equal(partitions["a[0]"]!.snapshotting, false);
+  assert.equal(partitions["c[0]"]!.snapshotting, true);
+});
