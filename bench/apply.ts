@@ -24,7 +24,7 @@ import { loadDialect } from "../src/target/load.ts";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
 import { freePort } from "../test/support/net.ts";
-import { type Engine, openDb, readSummary, writeResults } from "./support.ts";
+import { type Engine, flushToDisk, openDb, readSummary, writeResults } from "./support.ts";
 
 const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
 const cli = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
@@ -174,6 +174,8 @@ http: { port: ${port}, host: 127.0.0.1, adminToken: bench-admin-token-0123456789
 log: { level: warn }
 `,
   );
+  // The publish (and the variant before) left dirty pages; their writeback must not fall in here.
+  flushToDisk();
   const start = performance.now();
   // The product itself, one fresh process per variant: its RSS is the deployed process's, and no
   // variant inherits the heap another grew.

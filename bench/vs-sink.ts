@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
 import { startMaterializer } from "../test/support/materialize.ts";
-import { type Db, type Engine, openDb, writeResults } from "./support.ts";
+import { type Db, type Engine, flushToDisk, openDb, writeResults } from "./support.ts";
 
 const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
 const changes = Number(process.argv[3] ?? 1_000_000);
@@ -91,18 +91,20 @@ async function publish(table: string, n: number): Promise<{ topic: string; end: 
 }
 
 /**
- * Lets the databases finish the background work a timed phase left (autovacuum of the rows just
- * written, a checkpoint; InnoDB's purge of their undo history), so that it does not fall into the
- * next timed phase. Without it shadowdb, timed right after the publish, measured ~10 % below its
- * rate on the same backlog once the machine had settled (wide rows, 1M changes).
+ * Lets the machine finish the background work a timed phase left, so that it does not fall into
+ * the next one: the databases' (autovacuum of the rows just written and a checkpoint; InnoDB's
+ * purge of their undo history), then the kernel's writeback of the dirty pages (flushToDisk).
+ * Without it shadowdb, timed right after the publish, measured well below its rate on the same
+ * backlog once the machine had settled, while the sink, timed minutes later, did not pay.
  */
-async function settle(db: Db, table: string): Promise<void> {
+async function settle(db: Db, table: string): Promise<number> {
   if (pg) {
     await db.run(`VACUUM ANALYZE ${table}`);
     await db.run("CHECKPOINT");
   } else {
     await db.run("SET GLOBAL innodb_max_purge_lag_wait = 0");
   }
+  return flushToDisk();
 }
 
 const checksum = (table: string) =>
@@ -212,6 +214,7 @@ const tuneChanges = Math.max(1000, Math.floor(changes / 10));
 const tune = await publish(tuneTable, tuneChanges);
 const tuned: { batchSize: number; changesPerSecond: number }[] = [];
 for (const batchSize of tuning) {
+  flushToDisk();
   const { seconds } = await timeSink(tune.topic, tuneTable, tune.end, batchSize);
   tuned.push({ batchSize, changesPerSecond: round(tuneChanges / seconds) });
   console.log(`tuning the JDBC sink: batch.size ${batchSize}: ${round(tuneChanges / seconds)} changes/s`);
@@ -224,10 +227,10 @@ const table = `vs_${shape}_${suffix}`;
 const stream = await publish(table, changes);
 console.log(`published ${changes} changes (${stream.end} records) in ${stream.seconds.toFixed(1)} s`);
 const expected = await prod.one(checksum(table));
-await settle(prod, table);
+const dirtyBeforeShadowdb = await settle(prod, table);
 const ours = await timeShadowdb(stream.topic, table, stream.end);
 console.log(`shadowdb: ${round(changes / ours.seconds)} changes/s, peak RSS ${ours.peakRssMiB} MiB`);
-await settle(shadow, table);
+const dirtyBeforeSink = await settle(shadow, table);
 const theirs = await timeSink(stream.topic, table, stream.end, best);
 console.log(`JDBC sink (batch.size ${best}): ${round(changes / theirs.seconds)} changes/s`);
 const same = (check: Record<string, unknown>) => JSON.stringify(check) === JSON.stringify(expected);
@@ -256,6 +259,8 @@ writeResults(
     records: Number(stream.end),
     debeziumPublishSeconds: Number(stream.seconds.toFixed(1)),
     sinkTuning: { changes: tuneChanges, results: tuned, best },
+    // Dirty pages written out before each timed phase (settle).
+    flushedMiB: { beforeShadowdb: dirtyBeforeShadowdb, beforeSink: dirtyBeforeSink },
     shadowdb: {
       seconds: Number(ours.seconds.toFixed(1)),
       changesPerSecond: round(changes / ours.seconds),
