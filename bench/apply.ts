@@ -15,23 +15,28 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { overlayNames } from "../src/overlay/names.ts";
 import { loadDialect } from "../src/target/load.ts";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
 import { freePort } from "../test/support/net.ts";
-import { type Engine, flushToDisk, openDb, readSummary, writeResults } from "./support.ts";
+import {
+  builtCli,
+  type Engine,
+  flushToDisk,
+  memoryOf,
+  openDb,
+  readSummary,
+  writeResults,
+} from "./support.ts";
 
 const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
-const cli = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const cli = builtCli();
 /** Another build of shadowdb (its dist/cli/main.js) for "+alt" variants: an A/B in one run. */
 const altCli = process.env.BENCH_CLI_ALT;
-if (!existsSync(cli))
-  throw new Error(`${cli} is missing: run npm run build first (the bench runs the built shadowdb)`);
 const tmp = mkdtempSync(path.join(tmpdir(), "bench-apply-"));
 
 interface HeapMiB {
@@ -56,13 +61,6 @@ async function heapOf(port: number): Promise<HeapMiB | undefined> {
   }
 }
 
-/** A process's resident set now and at its peak (VmHWM), from /proc. */
-function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
-  return { rssMiB: Math.round(kib("VmRSS") / 1024), peakMiB: Math.round(kib("VmHWM") / 1024) };
-}
 const changes = Number(process.argv[3] ?? 1_000_000);
 const env = stackEnv();
 const suffix = randomBytes(3).toString("hex");

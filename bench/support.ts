@@ -1,6 +1,6 @@
 /** What the benchmarks share: database sessions of either engine, and writing results. */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
@@ -131,6 +131,22 @@ export function percentiles(values: number[]): {
     p99: round(rank(0.99)),
     max: round(sorted.length === 0 ? 0 : sorted[sorted.length - 1]!),
   };
+}
+
+/** The built `shadowdb` (dist/cli/main.js), which the benchmarks that time the product run. */
+export function builtCli(): string {
+  const cli = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+  if (!existsSync(cli))
+    throw new Error(`${cli} is missing: run npm run build first (the bench runs the built shadowdb)`);
+  return cli;
+}
+
+/** A process's resident set now and at its peak (VmHWM), from /proc. */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+  return { rssMiB: Math.round(kib("VmRSS") / 1024), peakMiB: Math.round(kib("VmHWM") / 1024) };
 }
 
 /**

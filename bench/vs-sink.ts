@@ -13,13 +13,12 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
-import { type Db, type Engine, flushToDisk, openDb, writeResults } from "./support.ts";
+import { builtCli, type Db, type Engine, flushToDisk, memoryOf, openDb, writeResults } from "./support.ts";
 
 const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
 const changes = Number(process.argv[3] ?? 1_000_000);
@@ -29,9 +28,7 @@ const rounds = Math.max(1, Number(process.argv[6] ?? 1));
 const env = stackEnv();
 const suffix = randomBytes(3).toString("hex");
 const pg = engine === "postgres";
-const cli = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-if (!existsSync(cli))
-  throw new Error(`${cli} is missing: run npm run build first (the bench runs the built shadowdb)`);
+const cli = builtCli();
 const tmp = mkdtempSync(path.join(tmpdir(), "bench-vs-sink-"));
 
 const columns =
@@ -155,8 +152,7 @@ log: { level: warn }
     await new Promise((r) => setTimeout(r, 100));
   }
   const seconds = (performance.now() - started) / 1000;
-  const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-  const peakRssMiB = Math.round(Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024);
+  const { peakMiB: peakRssMiB } = memoryOf(child.pid!);
   child.kill("SIGTERM");
   if ((await exited) !== 0) throw new Error("shadowdb run did not exit 0 on SIGTERM");
   await shadow.run(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);

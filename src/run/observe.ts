@@ -11,6 +11,16 @@ export interface Observers {
   tableOf: (topic: string) => string | undefined;
 }
 
+/** The topic's inner map, made on first use. */
+function byTopic<K, V>(maps: Map<string, Map<K, V>>, topic: string): Map<K, V> {
+  let inner = maps.get(topic);
+  if (!inner) {
+    inner = new Map();
+    maps.set(topic, inner);
+  }
+  return inner;
+}
+
 export function observeApplied(
   observers: Observers,
   items: Item[],
@@ -26,21 +36,12 @@ export function observeApplied(
   for (const item of items) {
     const { record, origin } = item;
     if (!origin) continue;
-    let partitions = last.get(record.topic);
-    if (!partitions) {
-      partitions = new Map();
-      last.set(record.topic, partitions);
-    }
     // Health needs only each partition's last change.
-    partitions.set(record.partition, item);
+    byTopic(last, record.topic).set(record.partition, item);
     if (!metrics) continue;
     if (lettered.size > 0 && lettered.has(`${record.topic}\u0000${record.partition}\u0000${record.offset}`))
       continue;
-    let ops = perOp.get(record.topic);
-    if (!ops) {
-      ops = new Map();
-      perOp.set(record.topic, ops);
-    }
+    const ops = byTopic(perOp, record.topic);
     ops.set(origin.op, (ops.get(origin.op) ?? 0) + 1);
     // Snapshot rows carry the time they were read, not a commit: no delay to speak of.
     if (origin.snapshot === false && origin.sourceMs !== undefined)

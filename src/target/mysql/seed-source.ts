@@ -7,16 +7,11 @@
 import { PassThrough, Transform } from "node:stream";
 import mysql from "mysql2";
 import type { Connection as PromiseConnection } from "mysql2/promise";
-import { ShadowdbError } from "../../errors.ts";
 import type { QualifiedName, SeedSource, TableShape } from "../dialect.ts";
+import { seedSourceError } from "../seed-source-error.ts";
 import { columnDefinitions, describeMysql, typeDdl } from "./introspect.ts";
 import { loadField, readExpression } from "./seed-text.ts";
 import { qualified } from "./sql.ts";
-
-const sourceError = (error: unknown, what: string) =>
-  error instanceof ShadowdbError
-    ? error
-    : new ShadowdbError("SEED_SOURCE", `${what}: ${(error as Error).message}`, { cause: error });
 
 // Large enough that the per-chunk overhead vanishes, small enough to keep memory flat.
 const chunkChars = 1 << 16;
@@ -44,7 +39,7 @@ export class MysqlSeedSource implements SeedSource {
       await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     } catch (error) {
       conn.destroy();
-      throw sourceError(error, "connecting to the seed source");
+      throw seedSourceError(error, "connecting to the seed source");
     }
     this.conn = conn;
     this.streaming = streaming;
@@ -56,7 +51,7 @@ export class MysqlSeedSource implements SeedSource {
     const [rows] = await conn
       .query("SELECT @@log_bin AS logBin, @@binlog_format AS format, @@binlog_row_image AS image")
       .catch((error: unknown) => {
-        throw sourceError(error, "reading the binlog settings");
+        throw seedSourceError(error, "reading the binlog settings");
       });
     const { logBin, format, image } = (rows as { logBin: number; format: string; image: string }[])[0]!;
     if (Number(logBin) !== 1)
@@ -71,7 +66,7 @@ export class MysqlSeedSource implements SeedSource {
   async begin(): Promise<void> {
     const conn = await this.session();
     await conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").catch((error: unknown) => {
-      throw sourceError(error, "opening the seed snapshot");
+      throw seedSourceError(error, "opening the seed snapshot");
     });
   }
 
@@ -88,7 +83,7 @@ export class MysqlSeedSource implements SeedSource {
       return shape;
     };
     const shape = await read().catch((error: unknown) => {
-      throw sourceError(error, `describing ${name.schema}.${name.name}`);
+      throw seedSourceError(error, `describing ${name.schema}.${name.name}`);
     });
     if (shape)
       this.types.set(qualified(name), new Map([...shape.columns.values()].map((c) => [c.name, c.sqlType])));
@@ -97,7 +92,8 @@ export class MysqlSeedSource implements SeedSource {
 
   rows(name: QualifiedName, columns: string[]): NodeJS.ReadableStream {
     const out = new PassThrough();
-    const fail = (error: unknown) => out.destroy(sourceError(error, `reading ${name.schema}.${name.name}`));
+    const fail = (error: unknown) =>
+      out.destroy(seedSourceError(error, `reading ${name.schema}.${name.name}`));
     this.session().then(() => {
       const types = this.types.get(qualified(name));
       const select = columns.map((c) => readExpression(c, types?.get(c) ?? "")).join(", ");

@@ -7,8 +7,8 @@
 import { PassThrough } from "node:stream";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
-import { ShadowdbError } from "../../errors.ts";
 import type { QualifiedName, SeedSource, TableShape } from "../dialect.ts";
+import { seedSourceError } from "../seed-source-error.ts";
 import { describePostgres } from "./introspect.ts";
 import { ident, qualified } from "./sql.ts";
 
@@ -19,11 +19,6 @@ const EXACT_TEXT = [
   "SET extra_float_digits = 3",
   "SET bytea_output = 'hex'",
 ];
-
-const sourceError = (error: unknown, what: string) =>
-  error instanceof ShadowdbError
-    ? error
-    : new ShadowdbError("SEED_SOURCE", `${what}: ${(error as Error).message}`, { cause: error });
 
 export class PostgresSeedSource implements SeedSource {
   private client: pg.Client | undefined;
@@ -39,7 +34,7 @@ export class PostgresSeedSource implements SeedSource {
       for (const sql of EXACT_TEXT) await client.query(sql);
     } catch (error) {
       await client.end().catch(() => undefined);
-      throw sourceError(error, "connecting to the seed source");
+      throw seedSourceError(error, "connecting to the seed source");
     }
     this.client = client;
     return client;
@@ -53,7 +48,7 @@ export class PostgresSeedSource implements SeedSource {
           WHERE slot_type = 'logical' AND database = current_database()) AS slot`,
       )
       .catch((error: unknown) => {
-        throw sourceError(error, "reading pg_replication_slots");
+        throw seedSourceError(error, "reading pg_replication_slots");
       });
     if (rows[0]?.slot) return undefined;
     return `database ${rows[0]?.name} has no logical replication slot, so nothing keeps the changes committed while the seed runs; start the Debezium connector first (snapshot.mode=no_data is enough)`;
@@ -66,14 +61,14 @@ export class PostgresSeedSource implements SeedSource {
       // PostgreSQL takes the transaction's snapshot at its first statement, not at BEGIN.
       await client.query("SELECT 1");
     } catch (error) {
-      throw sourceError(error, "opening the seed snapshot");
+      throw seedSourceError(error, "opening the seed snapshot");
     }
   }
 
   async describe(name: QualifiedName): Promise<TableShape | undefined> {
     const client = await this.session();
     return describePostgres(client, name).catch((error: unknown) => {
-      throw sourceError(error, `describing ${name.schema}.${name.name}`);
+      throw seedSourceError(error, `describing ${name.schema}.${name.name}`);
     });
   }
 
@@ -84,10 +79,12 @@ export class PostgresSeedSource implements SeedSource {
         const copy = client.query(
           copyTo(`COPY ${qualified(name)} (${columns.map(ident).join(", ")}) TO STDOUT`),
         );
-        copy.on("error", (error) => out.destroy(sourceError(error, `reading ${name.schema}.${name.name}`)));
+        copy.on("error", (error) =>
+          out.destroy(seedSourceError(error, `reading ${name.schema}.${name.name}`)),
+        );
         copy.pipe(out);
       },
-      (error: unknown) => out.destroy(sourceError(error, "connecting to the seed source")),
+      (error: unknown) => out.destroy(seedSourceError(error, "connecting to the seed source")),
     );
     return out;
   }
