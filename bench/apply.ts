@@ -13,7 +13,6 @@
  * run one after another on the same published stream, each into a fresh table.
  * Usage: tsx bench/apply.ts postgres|mariadb [changes] [variants, default 2000,5000,5000+overlay]
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +29,7 @@ import {
   memoryOf,
   openDb,
   readSummary,
+  startShadowdb,
   writeResults,
 } from "./support.ts";
 
@@ -178,25 +178,24 @@ log: { level: warn }
   // The product itself, one fresh process per variant: its RSS is the deployed process's, and no
   // variant inherits the heap another grew.
   const v8 = variant.semiMiB ? [`--max-semi-space-size=${variant.semiMiB}`] : [];
-  const child = spawn(process.execPath, [...v8, variant.alt ? altCli! : cli, "run", "--config", configFile], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, ...variant.malloc },
+  const child = startShadowdb(variant.alt ? altCli! : cli, configFile, {
+    nodeArgs: v8,
+    env: variant.malloc,
+    label: `variant ${variant.name}`,
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  let alive = true;
-  void exited.then(() => (alive = false));
   // RSS while the backlog drains: it must stay flat (fetches are bounded), not grow with the backlog.
   const drain: { seconds: number; backlog: number; rssMiB: number; heap?: HeapMiB }[] = [];
   let sampledAt = 0;
   for (let position = 0n; position < end; position = await shadow.position(variantGroup)) {
-    if (!alive) throw new Error(`shadowdb run exited before applying the backlog (variant ${variant.name})`);
+    if (!child.alive())
+      throw new Error(`shadowdb run exited before applying the backlog (variant ${variant.name})`);
     const now = performance.now();
     if (now - sampledAt >= 2000) {
       sampledAt = now;
       const sample = {
         seconds: Number(((now - start) / 1000).toFixed(1)),
         backlog: Number(end - position),
-        rssMiB: memoryOf(child.pid!).rssMiB,
+        rssMiB: memoryOf(child.pid).rssMiB,
         heap: await heapOf(port),
       };
       drain.push(sample);
@@ -206,14 +205,12 @@ log: { level: warn }
   }
   const seconds = (performance.now() - start) / 1000;
   // The kernel's high-water mark of the process's resident set: no sample can miss the peak.
-  const { peakMiB } = memoryOf(child.pid!);
+  const { peakMiB } = memoryOf(child.pid);
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const batches = Number(
     /^shadowdb_apply_batch_records_count(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? Number.NaN,
   );
-  child.kill("SIGTERM");
-  if ((await exited) !== 0)
-    throw new Error(`shadowdb run did not exit 0 on SIGTERM (variant ${variant.name})`);
+  await child.stop();
   const stats = { batches };
   if (variant.overlay) {
     const dialect = await loadDialect(engine === "postgres" ? "postgres" : "mysql");

@@ -1,5 +1,5 @@
 /** What the benchmarks share: database sessions of either engine, and writing results. */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -139,6 +139,33 @@ export function builtCli(): string {
   if (!existsSync(cli))
     throw new Error(`${cli} is missing: run npm run build first (the bench runs the built shadowdb)`);
   return cli;
+}
+
+/**
+ * The built `shadowdb run --config <configFile>` in a process of its own, as it is deployed: its
+ * peak RSS (memoryOf) is that process's alone. `stop` sends SIGTERM and requires a clean exit.
+ */
+export function startShadowdb(
+  cli: string,
+  configFile: string,
+  options: { nodeArgs?: string[]; env?: Record<string, string>; label?: string } = {},
+): { pid: number; alive(): boolean; stop(): Promise<void> } {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cli, "run", "--config", configFile], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, ...options.env },
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let alive = true;
+  void exited.then(() => (alive = false));
+  const label = options.label ? ` (${options.label})` : "";
+  return {
+    pid: child.pid!,
+    alive: () => alive,
+    async stop() {
+      child.kill("SIGTERM");
+      if ((await exited) !== 0) throw new Error(`shadowdb run did not exit 0 on SIGTERM${label}`);
+    },
+  };
 }
 
 /** A process's resident set now and at its peak (VmHWM), from /proc. */

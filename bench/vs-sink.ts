@@ -11,14 +11,22 @@
  * 1.7x between single runs on this shared machine.
  * Usage: tsx bench/vs-sink.ts postgres|mariadb [changes=1000000] [narrow|wide] [tuning batch sizes] [rounds=1]
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
-import { builtCli, type Db, type Engine, flushToDisk, memoryOf, openDb, writeResults } from "./support.ts";
+import {
+  builtCli,
+  type Db,
+  type Engine,
+  flushToDisk,
+  memoryOf,
+  openDb,
+  startShadowdb,
+  writeResults,
+} from "./support.ts";
 
 const engine: Engine = process.argv[2] === "mariadb" ? "mariadb" : "postgres";
 const changes = Number(process.argv[3] ?? 1_000_000);
@@ -124,10 +132,10 @@ const checksum = (table: string) =>
  * process of its own, so that its peak RSS is the kernel's high-water mark of that process alone,
  * not of the bench's (which holds the publish's and the tuning's sessions too).
  */
-async function timeShadowdb(topic: string, table: string, end: bigint, round: number) {
+async function timeShadowdb(topic: string, table: string, end: bigint, roundIndex: number) {
   await shadow.run(`CREATE TABLE ${table} (${columns})`);
-  const group = `bench-vs-${suffix}-${table}-${round}`;
-  const configFile = path.join(tmp, `${table}-${round}.yaml`);
+  const group = `bench-vs-${suffix}-${table}-${roundIndex}`;
+  const configFile = path.join(tmp, `${table}-${roundIndex}.yaml`);
   writeFileSync(
     configFile,
     `
@@ -141,20 +149,14 @@ log: { level: warn }
 `,
   );
   const started = performance.now();
-  const child = spawn(process.execPath, [cli, "run", "--config", configFile], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  let alive = true;
-  void exited.then(() => (alive = false));
+  const child = startShadowdb(cli, configFile);
   while ((await shadow.position(group)) < end) {
-    if (!alive) throw new Error("shadowdb run exited before applying the backlog");
+    if (!child.alive()) throw new Error("shadowdb run exited before applying the backlog");
     await new Promise((r) => setTimeout(r, 100));
   }
   const seconds = (performance.now() - started) / 1000;
-  const { peakMiB: peakRssMiB } = memoryOf(child.pid!);
-  child.kill("SIGTERM");
-  if ((await exited) !== 0) throw new Error("shadowdb run did not exit 0 on SIGTERM");
+  const { peakMiB: peakRssMiB } = memoryOf(child.pid);
+  await child.stop();
   await shadow.run(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
   return { seconds, peakRssMiB, check: await shadow.one(checksum(table)) };
 }
@@ -202,10 +204,10 @@ function sinkConfig(topic: string, table: string, batchSize: number): Record<str
   };
 }
 
-async function timeSink(topic: string, table: string, end: bigint, batchSize: number, round = 0) {
+async function timeSink(topic: string, table: string, end: bigint, batchSize: number, roundIndex = 0) {
   await sink.run(`DROP TABLE IF EXISTS ${table}`);
   await sink.run(`CREATE TABLE ${table} (${columns})`);
-  const name = `bench-sink-${suffix}-${table}-${batchSize}-${round}`;
+  const name = `bench-sink-${suffix}-${table}-${batchSize}-${roundIndex}`;
   const started = performance.now();
   await rest("PUT", `/connectors/${name}/config`, sinkConfig(topic, table, batchSize));
   try {
