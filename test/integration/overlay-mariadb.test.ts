@@ -671,6 +671,27 @@ test("diff: inserted, updated (noise column ignored), deleted; values as MariaDB
   );
 });
 
+test("large rows go in statements within max_allowed_packet, with the overlay and without", async () => {
+  // 600 rows of 48 KiB: by their parameter count alone (2 a row), 512 of them (24 MiB) would share a statement.
+  const big = (id: number) => `${id}`.padEnd(48 * 1024, "x");
+  const upserts = Array.from({ length: 600 }, (_, i) => ({ id: i + 1, big: big(i + 1) }));
+  const [packet] = await prod.query("SELECT @@max_allowed_packet AS n");
+  assert.ok(
+    upserts.length * 48 * 1024 > Number((packet as { n: number }[])[0]!.n),
+    "the rows exceed one packet",
+  );
+  for (const overlay of [false, true]) {
+    const names = await overlaid(`big${overlay ? "o" : ""}`, "id int PRIMARY KEY, big longtext", [], overlay);
+    assert.deepEqual(await apply(names, { upserts }, overlay), { toCopy: 0, lostInserts: 0, hidden: 0 });
+    assert.deepEqual(
+      await lines(
+        `SELECT COUNT(*), SUM(LENGTH(big)), MIN(big = CONCAT(id, REPEAT('x', ${48 * 1024} - LENGTH(id)))) FROM ${names.table.name}`,
+      ),
+      [`600|${600 * 48 * 1024}|1`],
+    );
+  }
+});
+
 test("a write through an overlay that is not installed is refused, never sent to the table", async () => {
   const names = await overlaid("none", "id int PRIMARY KEY, v varchar(20)", ["(1, 'p1')"], false);
   await assert.rejects(apply(names, { upserts: [{ id: 1, v: "P1" }] }), { code: "OVERLAY_NOT_INSTALLED" });

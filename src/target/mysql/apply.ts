@@ -16,12 +16,13 @@ export type Row = Record<string, Value>;
 
 /**
  * `items` in parts of `width` parameters a row, each part's row count a power of two: parts of the
- * largest count that keeps a statement within STATEMENT_PARAMETERS, then the remainder's binary
- * digits. A table's statements come in a dozen sizes, so they stay prepared (execute.ts).
+ * largest count that keeps a statement within STATEMENT_PARAMETERS (and, given the largest row's
+ * size, within STATEMENT_CHARS), then the remainder's binary digits. A table's statements come in
+ * a dozen sizes, so they stay prepared (execute.ts).
  */
-export function* chunks<T>(items: T[], width: number): Generator<T[]> {
+export function* chunks<T>(items: T[], width: number, largestRowChars = 0): Generator<T[]> {
   let top = 1;
-  while (top * 2 * width <= STATEMENT_PARAMETERS) top *= 2;
+  while (top * 2 * width <= STATEMENT_PARAMETERS && top * 2 * largestRowChars <= STATEMENT_CHARS) top *= 2;
   let at = 0;
   for (; items.length - at >= top; at += top) yield items.slice(at, at + top);
   for (let size = top >> 1; size >= 1; size >>= 1) {
@@ -30,6 +31,32 @@ export function* chunks<T>(items: T[], width: number): Generator<T[]> {
       at += size;
     }
   }
+}
+
+/**
+ * The text a statement's values may take: a packet above the server's max_allowed_packet (16 MiB
+ * on MariaDB by default) is refused, and three UTF-8 bytes a character stay below it.
+ */
+export const STATEMENT_CHARS = 4 * 1024 * 1024;
+
+/** About how much of a statement `value` takes: its length for text and bytes. */
+function valueChars(value: Value | undefined): number {
+  if (typeof value === "string" || Buffer.isBuffer(value)) return value.length;
+  if (value !== null && typeof value === "object") return JSON.stringify(value, bigintText).length;
+  return 8;
+}
+
+const bigintText = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
+
+/** The size of the largest of `rows` (see valueChars), which bounds how many share a statement. */
+export function largestRowChars(rows: Row[]): number {
+  let largest = 0;
+  for (const row of rows) {
+    let chars = 0;
+    for (const name in row) chars += valueChars(row[name]);
+    if (chars > largest) largest = chars;
+  }
+  return largest;
 }
 
 function requireColumns(write: TableWrite, names: string[]): void {
@@ -98,7 +125,7 @@ export function* rowStatements(
       mode === "insert"
         ? ""
         : ` ON DUPLICATE KEY UPDATE ${updates.length > 0 ? updates.join(", ") : `${ident(key[0]!)} = ${ident(key[0]!)}`}`;
-    for (const part of chunks(group, names.length)) {
+    for (const part of chunks(group, names.length, largestRowChars(group))) {
       yield {
         sql: `INSERT INTO ${qualified(table)} (${names.map(ident).join(", ")}) VALUES ${part.map(() => tuple).join(", ")}${onDuplicate}`,
         params: rowParams(write, part, names),
