@@ -1,6 +1,7 @@
 /** What the benchmarks share: database sessions of either engine, and writing results. */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
@@ -73,10 +74,22 @@ export function resultsDir(): string {
   return dir;
 }
 
-/** Writes `<name>.json` and merges `headline` into summary.json, the flat file other scripts read. */
-export function writeResults(name: string, result: unknown, headline: Record<string, number> = {}): void {
+/** This machine's CPUs as RESULTS.md names them: runs on different machines of a pool differ. */
+export function cpuName(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? "unknown"}`;
+}
+
+/**
+ * Writes `<name>.json`, with the CPUs it ran on, and merges `headline` into summary.json, the
+ * flat file other scripts read.
+ */
+export function writeResults(name: string, result: object, headline: Record<string, number> = {}): void {
   const dir = resultsDir();
-  writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(
+    path.join(dir, `${name}.json`),
+    `${JSON.stringify({ ...result, cpu: cpuName() }, null, 2)}\n`,
+  );
   if (Object.keys(headline).length === 0) return;
   const file = path.join(dir, "summary.json");
   let summary: Record<string, number> = {};

@@ -187,4 +187,7 @@ test("bench:results writes RESULTS.md from the smoke's results", { timeout: 60_0
     assert.ok(markdown.includes(heading), `RESULTS.md has no "${heading}"`);
   assert.match(markdown, /\| Debezium \(stack\/pom\.xml\) \| \d+\.\d+\.\d+\.\w+ \|/);
   assert.match(markdown, /\| `snapshot_fraction_of_copy` \| [\d.]+ %/);
+  // Every result file of the smoke says which CPUs it ran on, and RESULTS.md names them.
+  assert.match(markdown, /\| CPU of [^|]*vs-sink-postgres[^|]* \| (\d+ × [^|]+) \|/);
+  assert.ok(!markdown.includes("| not recorded |"), "a smoke result file without its CPU");
 });
