@@ -66,4 +66,6 @@ test("largestRowChars counts text and bytes by length, structures as JSON, other
     ]),
     20 + 8 + JSON.stringify({ k: ["1"] }).length,
   );
+  // A statement that sends some columns (a key) is sized by those alone.
+  assert.equal(largestRowChars([{ id: "k".repeat(30), big: "x".repeat(1000) }], ["id"]), 30);
 });

@@ -34,8 +34,9 @@ export function* chunks<T>(items: T[], width: number, largestRowChars = 0): Gene
 }
 
 /**
- * The text a statement's values may take: a packet above the server's max_allowed_packet (16 MiB
- * on MariaDB by default) is refused, and three UTF-8 bytes a character stay below it.
+ * The text a statement's values may take. The server does not refuse a packet above its
+ * max_allowed_packet (16 MiB on MariaDB by default), it resets the connection, which a retry
+ * meets again; three UTF-8 bytes a character stay below it.
  */
 export const STATEMENT_CHARS = 4 * 1024 * 1024;
 
@@ -48,12 +49,16 @@ function valueChars(value: Value | undefined): number {
 
 const bigintText = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
 
-/** The size of the largest of `rows` (see valueChars), which bounds how many share a statement. */
-export function largestRowChars(rows: Row[]): number {
+/**
+ * The size of the largest of `rows` (see valueChars) in the `columns` a statement sends (all of a
+ * row's by default), which bounds how many rows share a statement.
+ */
+export function largestRowChars(rows: Row[], columns?: readonly string[]): number {
   let largest = 0;
   for (const row of rows) {
     let chars = 0;
-    for (const name in row) chars += valueChars(row[name]);
+    if (columns) for (const name of columns) chars += valueChars(row[name]);
+    else for (const name in row) chars += valueChars(row[name]);
     if (chars > largest) largest = chars;
   }
   return largest;
@@ -87,7 +92,7 @@ export async function deleteKeys(
 ): Promise<void> {
   const key = write.table.primaryKey;
   const tuple = `(${key.map(() => "?").join(", ")})`;
-  for (const part of chunks(rows, key.length)) {
+  for (const part of chunks(rows, key.length, largestRowChars(rows, key))) {
     await executeRows(
       conn,
       `DELETE FROM ${qualified(table)} WHERE (${key.map(ident).join(", ")}) IN (${part.map(() => tuple).join(", ")})`,

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import type mysql from "mysql2/promise";
 import { ShadowdbError } from "../../errors.ts";
 import type { QualifiedName, TableWrite } from "../dialect.ts";
-import { chunks, type Row, rowParams } from "./apply.ts";
+import { chunks, largestRowChars, type Row, rowParams } from "./apply.ts";
 import { executeRows } from "./execute.ts";
 import { columnDdl, columnDefinitions } from "./introspect.ts";
 import { ident } from "./sql.ts";
@@ -78,7 +78,7 @@ export async function fillKeys(conn: mysql.Connection, keys: string, write: Tabl
   const key = write.table.primaryKey;
   const tuple = `(${["?", ...key.map(() => "?")].join(", ")})`;
   let ordinal = 0;
-  for (const part of chunks(rows, key.length + 1)) {
+  for (const part of chunks(rows, key.length + 1, largestRowChars(rows, key) + 8)) {
     const params = part.flatMap((row) => [++ordinal, ...rowParams(write, [row], key)]);
     await executeRows(
       conn,
