@@ -40,14 +40,17 @@ export function* chunks<T>(items: T[], width: number, largestRowChars = 0): Gene
  */
 export const STATEMENT_CHARS = 4 * 1024 * 1024;
 
-/** About how much of a statement `value` takes: its length for text and bytes. */
+/**
+ * About how much of a statement `value` takes: its length for text and bytes; a structure as the
+ * parameter it is sent as (mysqlParam: JSON text, a geometry's WKB).
+ */
 function valueChars(value: Value | undefined): number {
-  if (typeof value === "string" || Buffer.isBuffer(value)) return value.length;
-  if (value !== null && typeof value === "object") return JSON.stringify(value, bigintText).length;
-  return 8;
+  const sent =
+    value !== null && typeof value === "object" && !Buffer.isBuffer(value)
+      ? mysqlParam(value, undefined)
+      : value;
+  return typeof sent === "string" || Buffer.isBuffer(sent) ? sent.length : 8;
 }
-
-const bigintText = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
 
 /**
  * The size of the largest of `rows` (see valueChars) in the `columns` a statement sends (all of a

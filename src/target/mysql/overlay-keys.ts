@@ -78,6 +78,7 @@ export async function fillKeys(conn: mysql.Connection, keys: string, write: Tabl
   const key = write.table.primaryKey;
   const tuple = `(${["?", ...key.map(() => "?")].join(", ")})`;
   let ordinal = 0;
+  // Each row sends its ordinal (a number, 8) before its key.
   for (const part of chunks(rows, key.length + 1, largestRowChars(rows, key) + 8)) {
     const params = part.flatMap((row) => [++ordinal, ...rowParams(write, [row], key)]);
     await executeRows(
