@@ -5,28 +5,8 @@
  */
 import { after, test } from "node:test";
 import { type CrashEngine, cleanUp, crashTest, newCrashRun } from "../support/crash.ts";
-import { connectMariadb } from "../support/engines.ts";
+import { mariadbCrashEngine } from "../support/crash-engines.ts";
 import { services } from "../support/env.ts";
-import type { Services } from "../support/services.ts";
-
-function mariadb(env: Services): CrashEngine {
-  return {
-    name: "mariadb",
-    dialect: "mysql",
-    brokers: env.SHADOWDB_KAFKA_BROKERS,
-    shadowUrl: env.SHADOWDB_MY_SHADOW_URL,
-    topic: (table) => `${env.SHADOWDB_MY_TOPIC_PREFIX}.prod.${table}`,
-    target: (table) => `shadow.${table}`,
-    deadLetterTable: "shadow.shadowdb_dead_letters",
-    connectProd: () => connectMariadb(env.SHADOWDB_MY_PROD_URL),
-    connectShadow: () => connectMariadb(env.SHADOWDB_MY_SHADOW_URL),
-    param: () => "?",
-    updateSql: (table, tag, from, to) =>
-      `UPDATE ${table} SET version = version + 1, payload = CONCAT('${tag}-', MD5(RAND())) WHERE id BETWEEN ${from} AND ${to}`,
-    selectSql: (table) =>
-      `SELECT CAST(id AS CHAR) AS id, CAST(version AS CHAR) AS version, payload FROM ${table} ORDER BY id`,
-  };
-}
 
 const run = newCrashRun();
 let engine: CrashEngine | undefined;
@@ -38,6 +18,6 @@ after(async () => {
 test("kill -9 during ≥ 100k changes, several times: nothing lost, nothing applied twice", {
   timeout: 170_000,
 }, async () => {
-  engine = mariadb(await services());
+  engine = mariadbCrashEngine(await services());
   await crashTest(engine, run);
 });
