@@ -87,6 +87,13 @@ export const errorCodes = {
   },
   TARGET_PRIVILEGE: { retriable: false, summary: "the target user lacks a privilege shadowdb needs" },
   TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
+
+  // Dead letters (src/run/apply.ts): what happens when the dead-letter store refuses a letter.
+  DEAD_LETTER_UNSTORABLE: {
+    retriable: false,
+    summary:
+      "the dead-letter store refused a record's letter, even reduced to its coordinates: the record is skipped, logged and counted",
+  },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

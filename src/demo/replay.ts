@@ -13,6 +13,7 @@ import { Mapper } from "../map/mapper.ts";
 import { type ApplyContext, applyItems } from "../run/apply.ts";
 import { backoffDelay, sleep } from "../run/backoff.ts";
 import { type Item, prepareItems } from "../run/batch.ts";
+import { reportSetAside } from "../run/observe.ts";
 import { TargetTables } from "../run/tables.ts";
 import type { ClassifiedError, Target } from "../target/dialect.ts";
 import { inSourceTransactions, type SourceTransaction } from "./transactions.ts";
@@ -39,7 +40,15 @@ const aborted = (signal: AbortSignal) =>
 const partitionKey = (topic: string, partition: number) => `${topic}[${partition}]`;
 
 export class Replay {
-  readonly stats = { applied: 0, deadLetters: 0, retries: 0, toCopy: 0, lostInserts: 0, hidden: 0 };
+  readonly stats = {
+    applied: 0,
+    deadLetters: 0,
+    unstorableLetters: 0,
+    retries: 0,
+    toCopy: 0,
+    lostInserts: 0,
+    hidden: 0,
+  };
   readonly progress = { initialRows: false, transactions: 0, totalTransactions: 0, done: false };
   private readonly decoder: RecordDecoder;
   private readonly tables: TargetTables;
@@ -67,6 +76,7 @@ export class Replay {
       onCommitted: (topic, partition, next) =>
         this.positions.set(partitionKey(topic, partition), BigInt(next)),
       expectedPosition: (topic, partition) => this.positions.get(partitionKey(topic, partition))?.toString(),
+      onDeadLetters: (setAside) => reportSetAside(setAside, log, this.stats, undefined),
     };
   }
 
@@ -175,12 +185,9 @@ export class Replay {
       try {
         const result = await applyItems(this.ctx, pending);
         this.stats.applied += result.applied;
-        this.stats.deadLetters += result.deadLetters.length;
         this.stats.toCopy += result.toCopy;
         this.stats.lostInserts += result.lostInserts;
         this.stats.hidden += result.hidden;
-        for (const { topic, partition, offset, code, message } of result.deadLetters)
-          log.warn({ topic, partition, offset, code }, message);
         return;
       } catch (error) {
         if (!(error instanceof ShadowdbError && error.retriable)) throw error;

@@ -12,6 +12,7 @@ import type { Row } from "../decode/values.ts";
 import { type ErrorCode, ShadowdbError } from "../errors.ts";
 import type { MappedChange } from "../map/mapper.ts";
 import { overlayNames } from "../overlay/names.ts";
+import { storableLetter } from "../target/dead-letter-text.ts";
 import type {
   ClassifiedError,
   DeadLetter,
@@ -22,6 +23,18 @@ import type {
 } from "../target/dialect.ts";
 import type { Item } from "./batch.ts";
 import type { TargetTables } from "./tables.ts";
+
+/**
+ * A record set aside, reported once the commit that moved its position past it is in. `stored`
+ * says what the store holds: the letter; a reduced one (the store refused the letter for good, so
+ * its message is replaced by a fixed one, `refused` says why); or nothing (the reduced letter was
+ * refused too: the record is skipped, and the log and the DEAD_LETTER_UNSTORABLE count tell).
+ */
+export interface SetAside {
+  letter: DeadLetter;
+  stored: "letter" | "reduced" | "nothing";
+  refused?: ShadowdbError;
+}
 
 export interface ApplyContext {
   target: Target;
@@ -35,6 +48,12 @@ export interface ApplyContext {
   overlay: boolean;
   /** Called after each commit with a partition's new next offset (commits may be partial). */
   onCommitted: (topic: string, partition: number, nextOffset: string) => void;
+  /**
+   * Called right after each commit that set records aside, and only then: the record-by-record
+   * fallback commits letters one at a time, and a batch interrupted after some of them (a lost
+   * connection, a rebalance) never returns its result; its retry starts past them.
+   */
+  onDeadLetters: (setAside: SetAside[]) => void;
   /** The next offset this instance believes the target holds for a partition (undefined: none). */
   expectedPosition: (topic: string, partition: number) => string | undefined;
 }
@@ -153,8 +172,9 @@ function add(total: WriteOutcome, outcome: WriteOutcome): void {
   total.hidden += outcome.hidden;
 }
 
+/** The record's letter, its text as the store will hold it: what is logged is what is stored. */
 function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
-  return {
+  return storableLetter({
     topic: item.record.topic,
     partition: item.record.partition,
     offset: item.record.offset,
@@ -162,10 +182,26 @@ function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
     value: item.record.value,
     code: error.code,
     message: error.message,
-  };
+  });
 }
 
-async function commit(ctx: ApplyContext, items: Item[], letters: DeadLetter[]): Promise<WriteOutcome> {
+/** A refused letter's last try: coordinates, code and raw bytes, with a fixed ASCII message. */
+function reduced(letter: DeadLetter, refused: ShadowdbError | undefined): DeadLetter {
+  const why = refused ? ` (${refused.code})` : "";
+  return { ...letter, message: `the store refused this letter's message${why}; shadowdb's log has it` };
+}
+
+function toStore(setAside: SetAside[]): DeadLetter[] {
+  const letters: DeadLetter[] = [];
+  for (const { letter, stored, refused } of setAside) {
+    if (stored === "letter") letters.push(letter);
+    else if (stored === "reduced") letters.push(reduced(letter, refused));
+  }
+  return letters;
+}
+
+async function commit(ctx: ApplyContext, items: Item[], setAside: SetAside[]): Promise<WriteOutcome> {
+  const letters = toStore(setAside);
   const parts = slices(items);
   const writes: TableWrite[] = [];
   for (const { topic, items: sliceItems } of parts) {
@@ -201,11 +237,33 @@ async function commit(ctx: ApplyContext, items: Item[], letters: DeadLetter[]): 
     await tx.savePositions(ctx.groupId, positions);
   });
   for (const p of positions) ctx.onCommitted(p.topic, p.partition, p.offset);
+  if (setAside.length > 0) ctx.onDeadLetters(setAside);
   return outcome;
+}
+
+/**
+ * Commits one record's letter with the position past it. A store that refuses the letter for good
+ * (a legacy character set, a constraint added to the table) is sent it reduced to coordinates, code
+ * and raw bytes; refused again, the record is skipped with only its position stored. A letter
+ * that can never be stored must not stop shadowdb at every start on the same record.
+ */
+async function setAsideOne(ctx: ApplyContext, item: Item, letter: DeadLetter): Promise<void> {
+  let refused: ShadowdbError | undefined;
+  for (const stored of ["letter", "reduced", "nothing"] as const) {
+    try {
+      await commit(ctx, [{ record: item.record }], [{ letter, stored, refused }]);
+      return;
+    } catch (error) {
+      const reason = classified(ctx, error);
+      if (reason.retriable || stored === "nothing") throw reason;
+      refused = reason;
+    }
+  }
 }
 
 export interface ApplyResult extends WriteOutcome {
   applied: number;
+  /** The letters of the records this call set aside; onDeadLetters has reported them already. */
   deadLetters: DeadLetter[];
 }
 
@@ -223,7 +281,7 @@ export async function applyItems(ctx: ApplyContext, items: Item[]): Promise<Appl
     const outcome = await commit(
       ctx,
       items.map((i) => (i.error ? { record: i.record } : i)),
-      letters,
+      letters.map((letter) => ({ letter, stored: "letter" as const })),
     );
     return { applied: good.filter((i) => i.change).length, deadLetters: letters, ...outcome };
   } catch (error) {
@@ -247,7 +305,7 @@ async function applyOneByOne(ctx: ApplyContext, items: Item[]): Promise<ApplyRes
   for (const item of items) {
     if (item.error) {
       const letter = deadLetter(item, item.error);
-      await commit(ctx, [{ record: item.record }], [letter]);
+      await setAsideOne(ctx, item, letter);
       all.push(letter);
       continue;
     }
@@ -258,7 +316,7 @@ async function applyOneByOne(ctx: ApplyContext, items: Item[]): Promise<ApplyRes
       const reason = classified(ctx, error);
       if (reason.retriable) throw reason;
       const letter = deadLetter(item, reason);
-      await commit(ctx, [{ record: item.record }], [letter]);
+      await setAsideOne(ctx, item, letter);
       all.push(letter);
     }
   }

@@ -18,7 +18,7 @@ import { backoffDelay, sleep } from "./backoff.ts";
 import { type Item, prepareItems } from "./batch.ts";
 import { DeadLetterRelay } from "./dead-letter-relay.ts";
 import { Health } from "./health.ts";
-import { type Observers, observeApplied } from "./observe.ts";
+import { type Observers, observeApplied, reportSetAside } from "./observe.ts";
 import {
   kafkaOutage,
   NoAnswer,
@@ -43,7 +43,10 @@ export interface MaterializerOptions {
 
 export interface MaterializerStats {
   applied: number;
+  /** Letters stored (whole, or reduced when the store refused one). */
   deadLetters: number;
+  /** Records set aside whose letter the store refused even reduced: skipped, logged (error). */
+  unstorableLetters: number;
   batches: number;
   retries: number;
   /** Source transactions committed without all their events (source mode). */
@@ -81,6 +84,7 @@ export class Materializer {
   readonly stats: MaterializerStats = {
     applied: 0,
     deadLetters: 0,
+    unstorableLetters: 0,
     batches: 0,
     retries: 0,
     incompleteTransactions: 0,
@@ -153,6 +157,10 @@ export class Materializer {
         this.health.position(topic, partition, BigInt(next));
       },
       expectedPosition: (topic, partition) => this.positions.get(partitionKey(topic, partition))?.toString(),
+      onDeadLetters: (setAside) => {
+        reportSetAside(setAside, options.log, this.stats, options.metrics);
+        this.lettersWaiting = true;
+      },
     };
     this.observers = {
       health: this.health,
@@ -612,16 +620,11 @@ export class Materializer {
         this.health.target(undefined);
         observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
         this.stats.applied += result.applied;
-        this.stats.deadLetters += result.deadLetters.length;
         this.stats.batches++;
         this.stats.toCopy += result.toCopy;
         this.stats.lostInserts += result.lostInserts;
         this.stats.hidden += result.hidden;
-        for (const letter of result.deadLetters) {
-          const { topic, partition, offset, code } = letter;
-          log.warn({ topic, partition, offset, code }, letter.message);
-        }
-        if (result.deadLetters.length > 0) this.lettersWaiting = true;
+        // Letters were logged and counted as their commits went in (ctx.onDeadLetters).
         await this.relayLetters();
         return;
       } catch (error) {

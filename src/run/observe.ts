@@ -1,6 +1,7 @@
 /** What an applied transaction tells health and metrics: counts per table and op, delays, letters. */
+import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { ApplyResult } from "./apply.ts";
+import type { ApplyResult, SetAside } from "./apply.ts";
 import type { Item } from "./batch.ts";
 import type { Health } from "./health.ts";
 
@@ -55,11 +56,45 @@ export function observeApplied(
     const table = tableOf(topic) ?? topic;
     for (const [op, n] of ops) metrics.changesApplied.inc({ table, op }, n);
   }
-  for (const letter of result.deadLetters)
-    metrics.deadLetters.inc({ topic: letter.topic, code: letter.code });
   metrics.applySeconds.observe(seconds);
   metrics.batchRecords.observe(items.length);
   if (result.toCopy > 0) metrics.overlayRouted.inc({ outcome: "to_copy" }, result.toCopy);
   if (result.lostInserts > 0) metrics.overlayRouted.inc({ outcome: "lost_insert" }, result.lostInserts);
   if (result.hidden > 0) metrics.overlayRouted.inc({ outcome: "hidden" }, result.hidden);
+}
+
+export interface LetterCounts {
+  /** Letters stored (whole or reduced): as many as the store received. */
+  deadLetters: number;
+  /** Records set aside whose letter the store refused even reduced (DEAD_LETTER_UNSTORABLE). */
+  unstorableLetters: number;
+}
+
+/**
+ * Records set aside, as each commit that stored their letters reports them (ApplyContext's
+ * onDeadLetters): logged, counted and measured once each, interrupted batch or not.
+ */
+export function reportSetAside(
+  setAside: SetAside[],
+  log: Logger,
+  counts: LetterCounts,
+  metrics: Metrics | undefined,
+): void {
+  for (const { letter, stored, refused } of setAside) {
+    const { topic, partition, offset, code } = letter;
+    const refusal = refused && { refused: refused.code, refusal: refused.message };
+    if (stored === "nothing") {
+      counts.unstorableLetters++;
+      metrics?.deadLetters.inc({ topic, code: "DEAD_LETTER_UNSTORABLE" });
+      log.error(
+        { topic, partition, offset, code, errorCode: "DEAD_LETTER_UNSTORABLE", ...refusal },
+        `the dead-letter store refused this record's letter, reduced too; skipped: ${letter.message}`,
+      );
+      continue;
+    }
+    counts.deadLetters++;
+    metrics?.deadLetters.inc({ topic, code });
+    if (stored === "letter") log.warn({ topic, partition, offset, code }, letter.message);
+    else log.warn({ topic, partition, offset, code, stored, ...refusal }, letter.message);
+  }
 }

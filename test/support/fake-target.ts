@@ -241,6 +241,9 @@ export class FakeTarget implements Target {
         }),
       saveDeadLetters: async (groupId, letters) =>
         run({ op: "saveDeadLetters", groupId, letters }, () => {
+          // As PostgreSQL's text columns do: a NUL is refused, for good.
+          if (letters.some((l) => `${l.topic}${l.code}${l.message}`.includes("\u0000")))
+            throw dbError('invalid byte sequence for encoding "UTF8": 0x00', "22021");
           for (const letter of letters)
             staged.deadLetters.push({ id: String(++this.letterIds), groupId, letter });
         }),

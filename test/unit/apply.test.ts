@@ -10,7 +10,7 @@ import { type KafkaRecord, RecordDecoder, type Row } from "../../src/decode/inde
 import { isShadowdbError, ShadowdbError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import { Mapper } from "../../src/map/mapper.ts";
-import { type ApplyContext, ApplyError, applyItems } from "../../src/run/apply.ts";
+import { type ApplyContext, ApplyError, applyItems, type SetAside } from "../../src/run/apply.ts";
 import { type Item, prepareItems } from "../../src/run/batch.ts";
 import { TargetTables } from "../../src/run/tables.ts";
 import type { DeadLetter, QualifiedName } from "../../src/target/dialect.ts";
@@ -53,6 +53,8 @@ interface Setup {
   table: QualifiedName;
   ctx: ApplyContext;
   committed: string[];
+  /** What onDeadLetters reported, in order. */
+  reported: SetAside[];
   items: (records?: KafkaRecord[]) => Item[];
 }
 
@@ -78,6 +80,7 @@ function setup(
   const target = new FakeTarget();
   if (options.exists !== false) target.defineTable(table, fx.columns, fx.key);
   const committed: string[] = [];
+  const reported: SetAside[] = [];
   const ctx: ApplyContext = {
     target,
     classify: fakeClassify,
@@ -93,6 +96,9 @@ function setup(
     onCommitted: (_topic, _partition, next) => committed.push(next),
     // The runner's belief is the last committed offset: what the fake target holds.
     expectedPosition: () => committed.at(-1),
+    onDeadLetters: (setAside) => {
+      for (const s of setAside) reported.push(s);
+    },
     ...options.ctx,
   };
   const decoder = new RecordDecoder();
@@ -103,6 +109,7 @@ function setup(
     table,
     ctx,
     committed,
+    reported,
     items: (records = fx.records) => prepareItems(records, decoder, mapper),
   };
 }
@@ -484,4 +491,160 @@ test("an overlay uninstalled under a running apply is installed again before the
   missing = false;
   await applyItems(ctx, items());
   assert.equal(target.schemaCalls.filter((c) => c.startsWith("installOverlay")).length, 2);
+});
+
+/** The record with its value behind the five-byte frame of a schema registry (magic byte 0x00). */
+function registryFramed(record: KafkaRecord): KafkaRecord {
+  return { ...record, value: Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), record.value!]) };
+}
+
+const lostAtQty11 = () => {
+  let lost = false;
+  return (operation: Operation) => {
+    if (lost || operation.op !== "write" || !operation.write.upserts.some((r) => r.qty === 11)) return;
+    lost = true;
+    return dbError("Connection terminated unexpectedly");
+  };
+};
+
+test("letters the fallback commits are reported as each commit goes in, though the batch is then interrupted; the retry stores none twice", async () => {
+  const { fx, target, ctx, committed, reported, items } = setup("postgres/default/update.json");
+  const lose = lostAtQty11();
+  target.failOn = (operation) => rejectQty4(operation) ?? lose(operation);
+  const records = [...fx.records];
+  records[1] = cutShort(records[1]!);
+  const prepared = items(records);
+  await assert.rejects(applyItems(ctx, prepared), (error: unknown) =>
+    isShadowdbError(error, "TARGET_CONNECTION"),
+  );
+
+  // Two letters committed before the connection dropped at offset 30: both reported, once.
+  const expected = [
+    [at(1), "DECODE_MALFORMED_JSON", "letter"],
+    [at(5), "TARGET_CONSTRAINT", "letter"],
+  ];
+  assert.deepEqual(
+    reported.map((s) => [s.letter.offset, s.letter.code, s.stored]),
+    expected,
+  );
+  assert.deepEqual(
+    reported.map((s) => s.letter),
+    target.deadLetters(),
+    "what is reported is what is stored",
+  );
+
+  // The runner's retry: the items past the stored position (src/run/materializer.ts, apply).
+  const pending = prepared.filter((i) => BigInt(i.record.offset) >= BigInt(committed.at(-1)!));
+  assert.deepEqual(
+    pending.map((i) => i.record.offset),
+    [at(6), at(7)],
+  );
+  const result = await applyItems(ctx, pending);
+  assert.deepEqual(result.deadLetters, []);
+  assert.equal(result.applied, 2);
+  assert.equal(reported.length, 2, "nothing reported twice");
+  assert.equal(target.deadLetters().length, 2, "nothing stored twice");
+  assert.deepEqual(committed.at(-1), at(8));
+});
+
+test("a batch that commits its letters reports them once, after the commit", async () => {
+  const { fx, target, ctx, reported, items } = setup("postgres/default/update.json");
+  const records = [...fx.records];
+  records[2] = cutShort(records[2]!);
+  let committedWhenReported: number | undefined;
+  ctx.onDeadLetters = (setAside) => {
+    committedWhenReported = target.committed().length;
+    for (const s of setAside) reported.push(s);
+  };
+  const result = await applyItems(ctx, items(records));
+  assert.equal(committedWhenReported, 1);
+  assert.deepEqual(
+    reported.map((s) => s.letter),
+    result.deadLetters,
+  );
+  assert.deepEqual(target.deadLetters(), result.deadLetters);
+});
+
+test("a value starting with 0x00 (a registry frame) is set aside: its letter's text escapes the NUL, its bytes are kept", async () => {
+  const { fx, target, ctx, committed, reported, items } = setup("postgres/default/update.json");
+  const records = [...fx.records];
+  records[3] = registryFramed(records[3]!);
+  const result = await applyItems(ctx, items(records));
+  assert.equal(result.applied, 7);
+  const [letter] = target.deadLetters();
+  assert.equal(target.deadLetters().length, 1);
+  assert.equal(letter!.code, "DECODE_MALFORMED_JSON");
+  assert.ok(!letter!.message.includes("\u0000"));
+  assert.match(letter!.message, /\\u0000/);
+  assert.deepEqual(letter!.value, records[3]!.value, "the raw bytes, unchanged");
+  assert.deepEqual(
+    reported.map((s) => s.stored),
+    ["letter"],
+  );
+  assert.equal(committed.at(-1), at(8));
+});
+
+test("a letter the store refuses for good is stored reduced: coordinates, code, raw bytes and a fixed message", async () => {
+  const { fx, target, table, ctx, committed, reported, items } = setup("postgres/default/update.json");
+  // A store that refuses any letter but a reduced one (a constraint someone added, say).
+  target.failOn = (operation) =>
+    operation.op === "saveDeadLetters" && !operation.letters[0]!.message.startsWith("the store refused")
+      ? dbError('new row violates check constraint "letters_check"', "23514")
+      : undefined;
+  const records = [...fx.records];
+  records[1] = cutShort(records[1]!);
+  const result = await applyItems(ctx, items(records));
+  assert.equal(result.applied, 7);
+  assert.deepEqual(withoutMessage(target.deadLetters()), [letterOf(records[1]!, "DECODE_MALFORMED_JSON")]);
+  assert.equal(
+    target.deadLetters()[0]!.message,
+    "the store refused this letter's message (TARGET_OTHER); shadowdb's log has it",
+  );
+  assert.equal(reported.length, 1);
+  assert.equal(reported[0]!.stored, "reduced");
+  assert.equal(reported[0]!.refused?.code, "TARGET_OTHER");
+  assert.match(reported[0]!.letter.message, /not valid JSON/, "the log gets the whole message");
+  assert.equal(committed.at(-1), at(8));
+  assert.equal(target.rows(table).length, fx.sourceRows.length);
+});
+
+test("a letter refused reduced too: the record is skipped with only its position, reported as stored nothing", async () => {
+  const { fx, target, ctx, committed, reported, items } = setup("postgres/default/update.json");
+  target.failOn = (operation) =>
+    operation.op === "saveDeadLetters"
+      ? dbError("permission denied for table shadowdb_dead_letters", "42501")
+      : rejectQty4(operation);
+  const records = [...fx.records];
+  records[1] = cutShort(records[1]!);
+  const result = await applyItems(ctx, items(records));
+  assert.equal(result.applied, 6);
+  assert.deepEqual(target.deadLetters(), []);
+  assert.deepEqual(
+    reported.map((s) => [s.letter.offset, s.letter.code, s.stored, s.refused?.code]),
+    [
+      [at(1), "DECODE_MALFORMED_JSON", "nothing", "TARGET_OTHER"],
+      [at(5), "TARGET_CONSTRAINT", "nothing", "TARGET_OTHER"],
+    ],
+  );
+  assert.deepEqual(committed, [at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8)]);
+  // Each refused letter: the letter, the reduced letter (both rolled back), then the position alone.
+  const skipped = target.committed()[1]!;
+  assert.deepEqual(ops(skipped.operations), ["savePositions"]);
+});
+
+test("a lost connection while a refused letter is stored reduced is retriable, and nothing is reported", async () => {
+  const { fx, target, ctx, reported, items } = setup("postgres/default/update.json");
+  target.failOn = (operation) => {
+    if (operation.op !== "saveDeadLetters") return;
+    return operation.letters[0]!.message.startsWith("the store refused")
+      ? dbError("Connection terminated unexpectedly")
+      : dbError("value too long", "22001");
+  };
+  const records = [...fx.records];
+  records[0] = cutShort(records[0]!);
+  await assert.rejects(applyItems(ctx, items(records)), (error: unknown) =>
+    isShadowdbError(error, "TARGET_CONNECTION"),
+  );
+  assert.deepEqual(reported, []);
+  assert.deepEqual(target.deadLetters(), []);
 });

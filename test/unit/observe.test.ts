@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ShadowdbError } from "../../src/errors.ts";
+import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
 import type { Item, Origin } from "../../src/run/batch.ts";
 import { Health } from "../../src/run/health.ts";
-import { observeApplied } from "../../src/run/observe.ts";
+import { observeApplied, reportSetAside } from "../../src/run/observe.ts";
 
 const NOW = 1_000_000;
 
@@ -59,11 +61,53 @@ test("observeApplied counts per table and op, skips dead letters, and keeps each
   // Delays of non-snapshot changes that were applied: 500, 400, 200 ms.
   assert.match(text, /^shadowdb_source_delay_seconds_count 3$/m);
   assert.match(text, /^shadowdb_source_delay_seconds_sum 1\.1$/m);
-  assert.match(text, /^shadowdb_dead_letters_total\{topic="b",code="TARGET_DATA"\} 1$/m);
+  // Letters are counted as their commits report them (reportSetAside), not here again.
+  assert.doesNotMatch(text, /^shadowdb_dead_letters_total\{/m);
 
   const partitions = health.snapshot() as Record<string, { snapshotting: boolean; lagMs?: number }>;
   assert.deepEqual(Object.keys(partitions).sort(), ["a[0]", "a[1]", "b[0]", "c[0]"]);
   assert.equal(partitions["a[1]"]!.snapshotting, true);
   assert.equal(partitions["a[0]"]!.snapshotting, false);
   assert.equal(partitions["c[0]"]!.snapshotting, true);
+});
+
+test("reportSetAside counts stored and reduced letters as dead letters, refused ones as DEAD_LETTER_UNSTORABLE", async () => {
+  const metrics = new Metrics();
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger("warn", { write: (line: string) => lines.push(JSON.parse(line)) });
+  const counts = { deadLetters: 0, unstorableLetters: 0 };
+  const letter = (offset: string) => ({
+    topic: "t",
+    partition: 0,
+    offset,
+    key: null,
+    value: null,
+    code: "DECODE_MALFORMED_JSON" as const,
+    message: `bad ${offset}`,
+  });
+  const refused = new ShadowdbError("TARGET_OTHER", "refused (22021)");
+  reportSetAside(
+    [
+      { letter: letter("1"), stored: "letter" },
+      { letter: letter("2"), stored: "reduced", refused },
+      { letter: letter("3"), stored: "nothing", refused },
+    ],
+    log,
+    counts,
+    metrics,
+  );
+  assert.deepEqual(counts, { deadLetters: 2, unstorableLetters: 1 });
+  const text = await metrics.registry.metrics();
+  assert.match(text, /^shadowdb_dead_letters_total\{topic="t",code="DECODE_MALFORMED_JSON"\} 2$/m);
+  assert.match(text, /^shadowdb_dead_letters_total\{topic="t",code="DEAD_LETTER_UNSTORABLE"\} 1$/m);
+  assert.deepEqual(
+    lines.map((l) => [l.level, l.offset, l.refused ?? null]),
+    [
+      [40, "1", null],
+      [40, "2", "TARGET_OTHER"],
+      [50, "3", "TARGET_OTHER"],
+    ],
+  );
+  assert.match(String(lines[2]!.msg), /refused .*skipped: bad 3/);
+  assert.equal(lines[2]!.errorCode, "DEAD_LETTER_UNSTORABLE");
 });

@@ -4,6 +4,7 @@
  */
 import type mysql from "mysql2/promise";
 import { ShadowdbError } from "../../errors.ts";
+import { storableLetter } from "../dead-letter-text.ts";
 import type { DeadLetter, OverlayNames, Position, QualifiedName, StoredDeadLetter } from "../dialect.ts";
 import { qualified, schemaParam } from "./sql.ts";
 
@@ -15,7 +16,11 @@ export const positionsDdl = `CREATE TABLE IF NOT EXISTS shadowdb_positions (
      updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
      PRIMARY KEY (group_id, topic, \`partition\`)) ENGINE=InnoDB`;
 
-/** Dead letters go to the table the config names (default shadowdb_dead_letters). */
+/**
+ * Dead letters go to the table the config names (default shadowdb_dead_letters). utf8mb4 whatever
+ * the database's default: a latin1 or utf8mb3 message column refuses much of what an error can
+ * quote (a table made before keeps its set; apply stores a reduced letter when it refuses one).
+ */
 export function deadLettersDdl(table: QualifiedName): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified(table)} (
      id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -27,7 +32,7 @@ export function deadLettersDdl(table: QualifiedName): string {
      record_value longblob,
      code varchar(64) NOT NULL,
      message text NOT NULL,
-     created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB`;
+     created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
 }
 
 export async function readPositions(conn: mysql.Connection, groupId: string): Promise<Position[]> {
@@ -75,7 +80,9 @@ export async function saveDeadLetters(
   groupId: string,
   letters: DeadLetter[],
 ): Promise<void> {
-  for (const l of letters) {
+  for (const letter of letters) {
+    // Whoever calls: text the column cannot hold must not refuse the letter (dead-letter-text.ts).
+    const l = storableLetter(letter);
     await conn.execute(
       `INSERT INTO ${qualified(table)} (group_id, topic, \`partition\`, kafka_offset, record_key, record_value, code, message)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -4,6 +4,7 @@
  */
 import type pg from "pg";
 import { ShadowdbError } from "../../errors.ts";
+import { storableLetter } from "../dead-letter-text.ts";
 import type { DeadLetter, OverlayNames, Position, QualifiedName, StoredDeadLetter } from "../dialect.ts";
 import { qualified } from "./sql.ts";
 
@@ -77,7 +78,9 @@ export async function saveDeadLetters(
   groupId: string,
   letters: DeadLetter[],
 ): Promise<void> {
-  for (const l of letters) {
+  for (const letter of letters) {
+    // Whoever calls: text the column cannot hold must not refuse the letter (dead-letter-text.ts).
+    const l = storableLetter(letter);
     await client.query(
       `INSERT INTO ${qualified(table)} (group_id, topic, "partition", kafka_offset, record_key, record_value, code, message)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
