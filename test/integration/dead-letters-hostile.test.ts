@@ -284,6 +284,62 @@ for (const engine of Object.keys(engines) as (keyof typeof engines)[]) {
     );
   });
 
+  test(`${engine}: a letter larger than its topic takes goes without its bytes, saying so; the letters after it are not held back`, async () => {
+    const env = await services();
+    const url = e.url(env);
+    const group = `hb-${suffix}-${engine}-small`;
+    const dlq = `hb_dlq_${suffix}_${engine}_small`;
+    const admin = kafkaClient(env.SHADOWDB_KAFKA_BROKERS).admin();
+    await admin.connect();
+    // The long field name's record is some 100 kB; the others a few.
+    await admin.createTopics({
+      topics: [
+        { topic: dlq, numPartitions: 1, configEntries: [{ name: "max.message.bytes", value: "20000" }] },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const running = await startMaterializer(
+      config(engine, url, env.SHADOWDB_KAFKA_BROKERS, group, `{ topic: "${dlq}" }`),
+    );
+    try {
+      await untilApplied(engine, url, running, { deadLetters: names.length, unstorableLetters: 0 });
+      await eventually(
+        "the outbox emptied",
+        async () => {
+          const left = await storedLetters(engine, url, "shadowdb_dlq_outbox", group);
+          return left.length === 0 ? true : `${left.length} waiting`;
+        },
+        60_000,
+        running,
+      );
+    } finally {
+      await running.stop();
+    }
+    const sent = await collect(
+      kafkaClient(env.SHADOWDB_KAFKA_BROKERS),
+      [dlq],
+      (m) => m.length >= names.length,
+    );
+    assert.deepEqual(
+      sent.map((m) => String(m.headers["shadowdb.source.offset"])),
+      names.map(offsetOf),
+    );
+    for (const [i, name] of names.entries()) {
+      const dropped = sent[i]!.headers["shadowdb.record.dropped"];
+      if (name === "longField") {
+        assert.equal(sent[i]!.value, null);
+        assert.equal(
+          String(dropped),
+          `MESSAGE_TOO_LARGE: key ${good[0]!.key!.length} bytes, value ${hostile[name]!.length} bytes`,
+        );
+      } else {
+        assert.deepEqual(sent[i]!.value, hostile[name], name);
+        assert.equal(dropped, undefined, name);
+      }
+    }
+  });
+
   test(`${engine}: a store that refuses letters gets them reduced, or skips their records counted as DEAD_LETTER_UNSTORABLE; shadowdb keeps running`, async () => {
     const env = await services();
     const url = e.url(env);
