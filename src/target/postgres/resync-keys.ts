@@ -1,0 +1,63 @@
+/**
+ * Keys for `shadowdb resync`'s sweep of rows production no longer has: the shadow table's keys in
+ * key order, page by page, and which of them production's table still has. Keys travel as text
+ * and are cast back to the column's type on the other side, so that equality is the type's.
+ */
+import pg from "pg";
+import type { KeyReader, QualifiedName, TableShape } from "../dialect.ts";
+import { describePostgres } from "./introspect.ts";
+import { castType, ident, qualified } from "./sql.ts";
+
+export class PostgresKeyReader implements KeyReader {
+  private client: pg.Client | undefined;
+
+  constructor(private readonly url: string) {}
+
+  private async session(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const client = new pg.Client({ connectionString: this.url, application_name: "shadowdb-resync" });
+    client.on("error", () => undefined);
+    await client.connect();
+    // Text forms that cast back to the same value whatever the server's defaults.
+    for (const sql of ["SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET extra_float_digits = 3"])
+      await client.query(sql);
+    this.client = client;
+    return client;
+  }
+
+  async describe(name: QualifiedName): Promise<TableShape | undefined> {
+    return describePostgres(await this.session(), name);
+  }
+
+  async keys(table: TableShape, after: string[] | undefined, limit: number): Promise<string[][]> {
+    const key = table.primaryKey;
+    const columns = key.map((k) => ident(k));
+    const casts = key.map((k, i) => `$${i + 1}::${castType(table.columns.get(k)!.sqlType)}`);
+    const where = after === undefined ? "" : `WHERE (${columns.join(", ")}) > (${casts.join(", ")})`;
+    const { rows } = await (await this.session()).query<string[]>({
+      text: `SELECT ${columns.map((c) => `${c}::text`).join(", ")} FROM ${qualified(table.name)}
+        ${where} ORDER BY ${columns.join(", ")} LIMIT ${Math.trunc(limit)}`,
+      values: after ?? [],
+      rowMode: "array",
+    });
+    return rows;
+  }
+
+  async present(table: TableShape, keys: string[][]): Promise<Set<number>> {
+    const key = table.primaryKey;
+    const arrays = key.map((k, i) => `$${i + 1}::${castType(table.columns.get(k)!.sqlType)}[]`);
+    const aliases = key.map((_, i) => `k${i}`);
+    const { rows } = await (await this.session()).query<{ i: string }>(
+      `SELECT u.i::text AS i FROM unnest(${arrays.join(", ")}) WITH ORDINALITY AS u(${aliases.join(", ")}, i)
+        WHERE EXISTS (SELECT FROM ${qualified(table.name)} t
+                       WHERE ${key.map((k, i) => `t.${ident(k)} = u.${aliases[i]}`).join(" AND ")})`,
+      key.map((_, c) => keys.map((k) => k[c])),
+    );
+    return new Set(rows.map((r) => Number(r.i) - 1));
+  }
+
+  async close(): Promise<void> {
+    await this.client?.end().catch(() => undefined);
+    this.client = undefined;
+  }
+}

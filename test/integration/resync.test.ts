@@ -1,0 +1,225 @@
+/**
+ * `shadowdb resync --table` on the real stack, PostgreSQL and MariaDB: the shadow drifts from
+ * production in ways no event carries (a row changed and a row added behind the apply session's
+ * back, as a DDL backfill or a lost delete would leave it), the shadow owns one row, and `run`
+ * keeps applying. After resync every untouched row equals production, the stale key is gone, and
+ * the owned row is still the shadow's, while the production copy holds production's version
+ * (reset brings it back).
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, test } from "node:test";
+import mysql from "mysql2/promise";
+import pg from "pg";
+import { cli } from "../support/cli.ts";
+import { services } from "../support/env.ts";
+import { kafkaClient, waitForTopic } from "../support/kafka.ts";
+import { eventually, startMaterializer } from "../support/materialize.ts";
+import { uninstallOverlays } from "../support/overlay.ts";
+
+const suffix = randomBytes(4).toString("hex");
+const table = `he_rs_${suffix}`;
+const tick = `he_tick_${suffix}`;
+
+interface Db {
+  /** Rows as arrays of text. */
+  query(sql: string): Promise<(string | null)[][]>;
+  /** Runs statements as shadowdb's apply session does, so the overlay's triggers skip them. */
+  behindTheOverlay(statements: string[]): Promise<void>;
+  end(): Promise<void>;
+}
+
+function postgres(url: string): Db {
+  const client = new pg.Client({ connectionString: url });
+  const ready = client.connect();
+  return {
+    async query(sql) {
+      await ready;
+      return (await client.query({ text: sql, rowMode: "array" })).rows;
+    },
+    async behindTheOverlay(statements) {
+      await ready;
+      await client.query("BEGIN");
+      await client.query("SET LOCAL session_replication_role = replica");
+      for (const sql of statements) await client.query(sql);
+      await client.query("COMMIT");
+    },
+    end: () => client.end(),
+  };
+}
+
+function mariadb(url: string): Db {
+  const conn = mysql.createConnection({ uri: url });
+  return {
+    async query(sql) {
+      const [rows] = await (await conn).query({ sql, rowsAsArray: true });
+      return Array.isArray(rows) ? (rows as (string | null)[][]) : [];
+    },
+    async behindTheOverlay(statements) {
+      const c = await conn;
+      await c.query("SET @shadowdb_apply = 1");
+      for (const sql of statements) await c.query(sql);
+      await c.query("SET @shadowdb_apply = NULL");
+    },
+    end: async () => (await conn).end(),
+  };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+const engines = [
+  {
+    name: "postgres",
+    dialect: "postgres" as const,
+    schema: { prod: "public", shadow: "public" },
+    open: async () => {
+      const env = await services();
+      return {
+        prefix: env.SHADOWDB_PG_TOPIC_PREFIX,
+        prodUrl: env.SHADOWDB_PG_PROD_URL,
+        shadowUrl: env.SHADOWDB_PG_SHADOW_URL,
+        prod: postgres(env.SHADOWDB_PG_PROD_URL),
+        shadow: postgres(env.SHADOWDB_PG_SHADOW_URL),
+      };
+    },
+  },
+  {
+    name: "mariadb",
+    dialect: "mysql" as const,
+    schema: { prod: "prod", shadow: "shadow" },
+    open: async () => {
+      const env = await services();
+      return {
+        prefix: env.SHADOWDB_MY_TOPIC_PREFIX,
+        prodUrl: env.SHADOWDB_MY_PROD_URL,
+        shadowUrl: env.SHADOWDB_MY_SHADOW_URL,
+        prod: mariadb(env.SHADOWDB_MY_PROD_URL),
+        shadow: mariadb(env.SHADOWDB_MY_SHADOW_URL),
+      };
+    },
+  },
+];
+
+for (const engine of engines) {
+  test(`${engine.name}: resync corrects drift and lost deletes, the owned row stays the shadow's`, async () => {
+    const env = await services();
+    const { prefix, prodUrl, shadowUrl, prod, shadow } = await engine.open();
+    const group = `he-resync-${engine.name}-${suffix}`;
+    const shadowTable = `${engine.schema.shadow}.${table}`;
+    cleanups.push(async () => {
+      await uninstallOverlays(engine.dialect, shadowUrl, [{ schema: engine.schema.shadow, name: table }]);
+      for (const db of [prod, shadow]) await db.query(`DROP TABLE IF EXISTS ${table}`);
+      await prod.query(`DROP TABLE IF EXISTS ${tick}`);
+      await shadow.query(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
+      await prod.end();
+      await shadow.end();
+    });
+    for (const db of [prod, shadow]) await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(40))`);
+    await prod.query(`CREATE TABLE ${tick} (id int PRIMARY KEY, n int)`);
+    await prod.query(`INSERT INTO ${tick} VALUES (1, 0)`);
+    await prod.query(`INSERT INTO ${table} VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five')`);
+    const topic = `${prefix}.${engine.schema.prod}.${table}`;
+    await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic);
+    const yaml = `
+kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
+target: { dialect: ${engine.dialect}, url: "${shadowUrl}" }
+tables: [ { topic: "${topic}", table: "${shadowTable}" } ]
+deadLetter: { table: "${engine.schema.shadow}.shadowdb_dead_letters" }
+http: { port: 0 }
+`;
+    const dir = await mkdtemp(path.join(tmpdir(), "he-resync-"));
+    const configFile = path.join(dir, "config.yaml");
+    await writeFile(configFile, yaml);
+    const rows = (db: Db) => db.query(`SELECT id, v FROM ${table} ORDER BY id`);
+    const running = await startMaterializer(yaml);
+    // Production commits now and then: on MariaDB a read-only snapshot's window closes only at
+    // the next binlog transaction.
+    let ticking = true;
+    const ticker = (async () => {
+      while (ticking) {
+        await prod.query(`UPDATE ${tick} SET n = n + 1 WHERE id = 1`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    try {
+      await eventually(
+        "the shadow has production's rows",
+        async () => {
+          const got = JSON.stringify(await rows(shadow));
+          return got === JSON.stringify(await rows(prod)) || got;
+        },
+        90_000,
+        running,
+      );
+      // The shadow owns row 2; production then changes it (that goes to the copy).
+      await shadow.query(`UPDATE ${table} SET v = 'mine' WHERE id = 2`);
+      await prod.query(`UPDATE ${table} SET v = 'two, later' WHERE id = 2`);
+      // Drift no event will correct: a changed value, a row production does not have.
+      await shadow.behindTheOverlay([
+        `UPDATE ${table} SET v = 'drifted' WHERE id = 3`,
+        `INSERT INTO ${table} VALUES (99, 'stale')`,
+      ]);
+      await prod.query(`UPDATE ${table} SET v = 'four, later' WHERE id = 4`);
+      const result = await cli(
+        "resync",
+        "--config",
+        configFile,
+        "--table",
+        shadowTable,
+        "--source-url",
+        prodUrl,
+        "--timeout",
+        "120",
+      );
+      assert.equal(result.code, 0, `resync failed: ${result.stderr}${result.stdout}`);
+      assert.match(result.stdout, /5 rows read by Debezium's incremental snapshot/);
+      assert.match(result.stdout, /1 row\(s\) production no longer has deleted, of 6 key\(s\) checked/);
+      assert.deepEqual(
+        (await rows(shadow)).map(([id, v]) => [String(id), v]),
+        [
+          ["1", "one"],
+          ["2", "mine"],
+          ["3", "three"],
+          ["4", "four, later"],
+          ["5", "five"],
+        ],
+      );
+      running.assertAlive();
+      // The copy holds production's current version of the owned row: reset puts it back.
+      const reset = await cli("reset", "--config", configFile, "--table", shadowTable);
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.deepEqual(
+        (await rows(shadow)).map(([id, v]) => [String(id), v]),
+        (await rows(prod)).map(([id, v]) => [String(id), v]),
+      );
+    } finally {
+      ticking = false;
+      await ticker;
+      await running.stop();
+    }
+  });
+}
+
+test("resync refuses a table no mapped topic writes, with a typed error", async () => {
+  const env = await services();
+  const dir = await mkdtemp(path.join(tmpdir(), "he-resync-"));
+  const configFile = path.join(dir, "config.yaml");
+  await writeFile(
+    configFile,
+    `
+kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "he-resync-unmapped-${suffix}" }
+target: { dialect: postgres, url: "${env.SHADOWDB_PG_SHADOW_URL}" }
+tables: [ { topic: "${env.SHADOWDB_PG_TOPIC_PREFIX}.public.he_absent_${suffix}", table: "public.he_absent_${suffix}" } ]
+http: { port: 0 }
+`,
+  );
+  const result = await cli("resync", "--config", configFile, "--table", "public.he_other", "--no-sweep");
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /RESYNC_TABLE_UNMAPPED: no topic the config maps writes public\.he_other/);
+});
