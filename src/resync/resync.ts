@@ -134,7 +134,10 @@ async function snapshotTopic(
     });
   });
   let state: SnapshotProgress = { state: "running" };
-  const deadline = AbortSignal.timeout(options.timeoutMs);
+  // A timer of our own, not AbortSignal.timeout: that one does not keep the process alive.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error("timeout")), options.timeoutMs);
+  const deadline = abort.signal;
   await kafka
     .watch(
       notifications,
@@ -152,7 +155,8 @@ async function snapshotTopic(
         "RESYNC_TIMEOUT",
         `no COMPLETED notification for signal ${message.id} on ${notifications} within ${options.timeoutMs / 1000} s: is the connector running with read.only and the Kafka signal channel? (On MySQL/MariaDB a read-only snapshot's window closes at production's next transaction.)`,
       );
-    });
+    })
+    .finally(() => clearTimeout(timer));
   const final = state as SnapshotProgress;
   if (final.state === "failed")
     throw new ShadowdbError("RESYNC_SNAPSHOT_FAILED", `${source.collection}: ${final.reason}`);

@@ -83,12 +83,11 @@ export function parseNotification(value: Buffer | string | null): Notification |
   } catch {
     return undefined;
   }
-  const envelope = parsed as { schema?: unknown; payload?: unknown } | null;
-  const body = (
-    envelope && "payload" in envelope && "schema" in envelope ? envelope.payload : parsed
-  ) as Record<string, unknown> | null;
+  if (!parsed || typeof parsed !== "object") return undefined;
+  const envelope = parsed as Record<string, unknown>;
+  const body = "schema" in envelope && "payload" in envelope ? envelope.payload : envelope;
   if (!body || typeof body !== "object") return undefined;
-  const { id, aggregate_type: aggregateType, type, additional_data: data } = body;
+  const { id, aggregate_type: aggregateType, type, additional_data: data } = body as Record<string, unknown>;
   if (typeof id !== "string" || typeof aggregateType !== "string" || typeof type !== "string")
     return undefined;
   const additionalData: Record<string, string> = {};

@@ -120,10 +120,13 @@ for (const engine of engines) {
       await prod.end();
       await shadow.end();
     });
-    for (const db of [prod, shadow]) await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(40))`);
+    for (const db of [prod, shadow])
+      await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(40))`);
     await prod.query(`CREATE TABLE ${tick} (id int PRIMARY KEY, n int)`);
     await prod.query(`INSERT INTO ${tick} VALUES (1, 0)`);
-    await prod.query(`INSERT INTO ${table} VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five')`);
+    await prod.query(
+      `INSERT INTO ${table} VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five')`,
+    );
     const topic = `${prefix}.${engine.schema.prod}.${table}`;
     await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic);
     const yaml = `
