@@ -94,7 +94,11 @@ export const errorCodes = {
   },
   RESYNC_SOURCE: {
     retriable: false,
-    summary: "production could not be read for the keys it no longer has",
+    summary: "production could not be read (its keys for the sweep, or its rows for --direct)",
+  },
+  RESYNC_UNSUPPORTED: {
+    retriable: false,
+    summary: "--direct cannot copy this table (masked columns, or spatial columns on MySQL/MariaDB)",
   },
 
   // The target database (src/target), classified by SQLSTATE / errno.

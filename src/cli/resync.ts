@@ -16,7 +16,7 @@ import { kafkaFromConfig } from "../run/kafka.ts";
 import { loadDialect } from "../target/load.ts";
 
 const usage =
-  "usage: shadowdb resync --config FILE --table schema.table [--source-url URL | --no-sweep] [--timeout SECONDS] [--format text|json]";
+  "usage: shadowdb resync --config FILE --table schema.table [--direct] [--source-url URL | --no-sweep] [--timeout SECONDS] [--format text|json]";
 
 export async function resyncCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -26,6 +26,7 @@ export async function resyncCommand(argv: string[]): Promise<number> {
       table: { type: "string" },
       "source-url": { type: "string" },
       "no-sweep": { type: "boolean", default: false },
+      direct: { type: "boolean", default: false },
       timeout: { type: "string", default: "600" },
       format: { type: "string", default: "text" },
     },
@@ -36,7 +37,7 @@ export async function resyncCommand(argv: string[]): Promise<number> {
     !values.table ||
     !(Number.isInteger(timeout) && timeout > 0) ||
     (values.format !== "json" && values.format !== "text") ||
-    (values["no-sweep"] && values["source-url"] !== undefined)
+    (values["no-sweep"] && (values["source-url"] !== undefined || values.direct))
   ) {
     console.error(usage);
     return 2;
@@ -69,6 +70,7 @@ export async function resyncCommand(argv: string[]): Promise<number> {
       target,
       kafka,
       ...(keys ? { keys } : {}),
+      direct: values.direct,
       log,
       timeoutMs: timeout * 1000,
       ...(progress ? { progress } : {}),
@@ -93,12 +95,20 @@ export async function resyncCommand(argv: string[]): Promise<number> {
 function resyncText(report: ResyncReport): string {
   return report.topics
     .map((t) => {
-      const applied = t.appliedThrough.map((p) => `[${p.partition}]@${p.offset}`).join(", ") || "its start";
       const sweep =
         t.sweep === null
           ? "rows deleted in production were NOT looked for (no --source-url or seed.source.url)"
           : `${t.sweep.deleted} row(s) production no longer has deleted, of ${t.sweep.checked} key(s) checked`;
-      return `${report.table}: resynced from ${t.collection} (${t.rowsScanned ?? "?"} rows read by Debezium's incremental snapshot ${t.signalId}, applied through ${t.topic}${applied}${report.overlay ? ", owned rows kept" : ""}); ${sweep}`;
+      const owned = report.overlay ? ", owned rows kept" : "";
+      if (t.direct) {
+        const skipped =
+          t.direct.columnsSkipped.length > 0
+            ? `; not in the target: ${t.direct.columnsSkipped.join(", ")}`
+            : "";
+        return `${report.table}: resynced directly from ${t.collection} (${t.direct.copied} rows copied, ${t.direct.toCopy} to the production copy of owned keys${skipped}); ${sweep}`;
+      }
+      const applied = t.appliedThrough.map((p) => `[${p.partition}]@${p.offset}`).join(", ") || "its start";
+      return `${report.table}: resynced from ${t.collection} (${t.rowsScanned ?? "?"} rows read by Debezium's incremental snapshot ${t.signalId}, applied through ${t.topic}${applied}${owned}); ${sweep}`;
     })
     .join("\n");
 }

@@ -17,6 +17,7 @@ import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { overlayNames } from "../overlay/names.ts";
 import type { KeyReader, Target } from "../target/dialect.ts";
+import { copyDirect, type DirectResult } from "./direct.ts";
 import type { ResyncKafka } from "./kafka.ts";
 import {
   executeSnapshotSignal,
@@ -37,6 +38,8 @@ export interface ResyncOptions {
   kafka: ResyncKafka;
   /** Production and shadow key readers for the sweep; without them deleted rows are left. */
   keys?: { shadow: KeyReader; production: KeyReader };
+  /** Copy production's rows directly (direct.ts) instead of asking the connector for a snapshot. */
+  direct?: boolean;
   log: Logger;
   /** For each step: the snapshot's completion, then the stream's applying it. */
   timeoutMs: number;
@@ -48,11 +51,14 @@ export interface ResyncOptions {
 export interface ResyncedTopic {
   topic: string;
   collection: string;
-  signalId: string;
+  /** The snapshot path: the signal's id; null with --direct. */
+  signalId: string | null;
   /** Rows Debezium read, as its TABLE_SCAN_COMPLETED notification counts them. */
   rowsScanned: string | null;
-  /** The positions the shadow reached: every snapshot event up to them is applied. */
+  /** The snapshot path: the positions the shadow reached, every snapshot event up to them applied. */
   appliedThrough: { partition: number; offset: string }[];
+  /** --direct: what the copy wrote. */
+  direct: DirectResult | null;
   sweep: SweepResult | null;
 }
 
@@ -81,26 +87,55 @@ export async function resync(options: ResyncOptions): Promise<ResyncReport> {
     (t) => t.schema === table.schema && t.name === table.name,
   );
   const topics: ResyncedTopic[] = [];
+  if (options.direct && !options.keys)
+    throw new ShadowdbError(
+      "USAGE_INVALID",
+      "--direct reads production: give --source-url or seed.source.url",
+    );
   for (const source of sources) {
-    const snapshot = await snapshotTopic(options, source);
-    const appliedThrough = await waitApplied(options, source.topic);
+    const [schema, tableName] = source.collection.split(".") as [string, string];
+    const common = {
+      target,
+      table: shape,
+      ...(overlaid ? { overlay: overlayNames(table) } : {}),
+      source: { schema, name: tableName },
+      mapping: resolveTable(config, source.topic)!,
+      groupId: config.kafka.groupId,
+      positions: (await options.kafka.endOffsets(source.topic)).map(({ partition }) => ({
+        topic: source.topic,
+        partition,
+      })),
+    };
+    let snapshot: { signalId: string | null; rowsScanned: string | null } = {
+      signalId: null,
+      rowsScanned: null,
+    };
+    let appliedThrough: { partition: number; offset: string }[] = [];
+    let direct: DirectResult | null = null;
+    if (options.direct && options.keys) {
+      options.progress?.(`${source.topic}: copying ${source.collection} from production, page by page`);
+      direct = await copyDirect({ ...common, production: options.keys.production });
+    } else {
+      snapshot = await snapshotTopic(options, source);
+      appliedThrough = await waitApplied(options, source.topic);
+    }
     let sweep: SweepResult | null = null;
     if (options.keys) {
       options.progress?.(`${source.topic}: deleting the shadow's rows whose keys production no longer has`);
-      const [schema, tableName] = source.collection.split(".") as [string, string];
       sweep = await sweepDeleted({
-        target,
-        table: shape,
-        ...(overlaid ? { overlay: overlayNames(table) } : {}),
+        ...common,
         shadow: options.keys.shadow,
         production: options.keys.production,
-        source: { schema, name: tableName },
-        mapping: resolveTable(config, source.topic)!,
-        groupId: config.kafka.groupId,
-        positions: appliedThrough.map(({ partition }) => ({ topic: source.topic, partition })),
       });
     }
-    topics.push({ topic: source.topic, collection: source.collection, ...snapshot, appliedThrough, sweep });
+    topics.push({
+      topic: source.topic,
+      collection: source.collection,
+      ...snapshot,
+      appliedThrough,
+      direct,
+      sweep,
+    });
   }
   return { table: name, overlay: overlaid, topics };
 }

@@ -252,5 +252,15 @@ export interface KeyReader {
   keys(table: TableShape, after: string[] | undefined, limit: number): Promise<string[][]>;
   /** The indexes in `keys` (primary-key columns in order) of the keys the table has. */
   present(table: TableShape, keys: string[][]): Promise<Set<number>>;
+  /**
+   * Up to `limit` rows in primary-key order after `after`: each row's key as text and the
+   * `columns`' values as the target's write takes them (`resync --direct`).
+   */
+  rows(
+    table: TableShape,
+    columns: string[],
+    after: string[] | undefined,
+    limit: number,
+  ): Promise<{ key: string[]; values: Value[] }[]>;
   close(): Promise<void>;
 }

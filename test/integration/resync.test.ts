@@ -21,8 +21,7 @@ import { eventually, startMaterializer } from "../support/materialize.ts";
 import { uninstallOverlays } from "../support/overlay.ts";
 
 const suffix = randomBytes(4).toString("hex");
-const table = `he_rs_${suffix}`;
-const tick = `he_tick_${suffix}`;
+let tables = 0;
 
 interface Db {
   /** Rows as arrays of text. */
@@ -106,108 +105,125 @@ const engines = [
   },
 ];
 
-for (const engine of engines) {
-  test(`${engine.name}: resync corrects drift and lost deletes, the owned row stays the shadow's`, async () => {
-    const env = await services();
-    const { prefix, prodUrl, shadowUrl, prod, shadow } = await engine.open();
-    const group = `he-resync-${engine.name}-${suffix}`;
-    const shadowTable = `${engine.schema.shadow}.${table}`;
-    cleanups.push(async () => {
-      await uninstallOverlays(engine.dialect, shadowUrl, [{ schema: engine.schema.shadow, name: table }]);
-      for (const db of [prod, shadow]) await db.query(`DROP TABLE IF EXISTS ${table}`);
-      await prod.query(`DROP TABLE IF EXISTS ${tick}`);
-      await shadow.query(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
-      await prod.end();
-      await shadow.end();
-    });
-    for (const db of [prod, shadow])
-      await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(40))`);
-    await prod.query(`CREATE TABLE ${tick} (id int PRIMARY KEY, n int)`);
-    await prod.query(`INSERT INTO ${tick} VALUES (1, 0)`);
-    await prod.query(
-      `INSERT INTO ${table} VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five')`,
-    );
-    const topic = `${prefix}.${engine.schema.prod}.${table}`;
-    await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic);
-    const yaml = `
+const modes = [
+  {
+    name: "incremental snapshot",
+    args: [] as string[],
+    says: /5 rows read by Debezium's incremental snapshot/,
+  },
+  {
+    name: "--direct",
+    args: ["--direct"],
+    says: /resynced directly from .*\(4 rows copied, 1 to the production copy of owned keys\)/,
+  },
+];
+
+for (const engine of engines)
+  for (const mode of modes) {
+    test(`${engine.name}, ${mode.name}: resync corrects drift and lost deletes, the owned row stays the shadow's`, async () => {
+      const env = await services();
+      const { prefix, prodUrl, shadowUrl, prod, shadow } = await engine.open();
+      const table = `he_rs_${suffix}_${++tables}`;
+      const tick = `he_tick_${suffix}_${tables}`;
+      const group = `he-resync-${engine.name}-${mode.args.length}-${suffix}`;
+      const shadowTable = `${engine.schema.shadow}.${table}`;
+      cleanups.push(async () => {
+        await uninstallOverlays(engine.dialect, shadowUrl, [{ schema: engine.schema.shadow, name: table }]);
+        for (const db of [prod, shadow]) await db.query(`DROP TABLE IF EXISTS ${table}`);
+        await prod.query(`DROP TABLE IF EXISTS ${tick}`);
+        await shadow.query(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
+        await prod.end();
+        await shadow.end();
+      });
+      for (const db of [prod, shadow])
+        await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(40))`);
+      await prod.query(`CREATE TABLE ${tick} (id int PRIMARY KEY, n int)`);
+      await prod.query(`INSERT INTO ${tick} VALUES (1, 0)`);
+      await prod.query(
+        `INSERT INTO ${table} VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five')`,
+      );
+      const topic = `${prefix}.${engine.schema.prod}.${table}`;
+      await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic);
+      const yaml = `
 kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
 target: { dialect: ${engine.dialect}, url: "${shadowUrl}" }
 tables: [ { topic: "${topic}", table: "${shadowTable}" } ]
 deadLetter: { table: "${engine.schema.shadow}.shadowdb_dead_letters" }
 http: { port: 0 }
 `;
-    const dir = await mkdtemp(path.join(tmpdir(), "he-resync-"));
-    const configFile = path.join(dir, "config.yaml");
-    await writeFile(configFile, yaml);
-    const rows = (db: Db) => db.query(`SELECT id, v FROM ${table} ORDER BY id`);
-    const running = await startMaterializer(yaml);
-    // Production commits now and then: on MariaDB a read-only snapshot's window closes only at
-    // the next binlog transaction.
-    let ticking = true;
-    const ticker = (async () => {
-      while (ticking) {
-        await prod.query(`UPDATE ${tick} SET n = n + 1 WHERE id = 1`);
-        await new Promise((r) => setTimeout(r, 300));
+      const dir = await mkdtemp(path.join(tmpdir(), "he-resync-"));
+      const configFile = path.join(dir, "config.yaml");
+      await writeFile(configFile, yaml);
+      const rows = (db: Db) => db.query(`SELECT id, v FROM ${table} ORDER BY id`);
+      const running = await startMaterializer(yaml);
+      // Production commits now and then: on MariaDB a read-only snapshot's window closes only at
+      // the next binlog transaction.
+      let ticking = true;
+      const ticker = (async () => {
+        while (ticking) {
+          await prod.query(`UPDATE ${tick} SET n = n + 1 WHERE id = 1`);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      })();
+      try {
+        await eventually(
+          "the shadow has production's rows",
+          async () => {
+            const got = JSON.stringify(await rows(shadow));
+            return got === JSON.stringify(await rows(prod)) || got;
+          },
+          90_000,
+          running,
+        );
+        // The shadow owns row 2; production then changes it (that goes to the copy).
+        await shadow.query(`UPDATE ${table} SET v = 'mine' WHERE id = 2`);
+        await prod.query(`UPDATE ${table} SET v = 'two, later' WHERE id = 2`);
+        // Drift no event will correct: a changed value, a row production does not have.
+        await shadow.behindTheOverlay([
+          `UPDATE ${table} SET v = 'drifted' WHERE id = 3`,
+          `INSERT INTO ${table} VALUES (99, 'stale')`,
+        ]);
+        await prod.query(`UPDATE ${table} SET v = 'four, later' WHERE id = 4`);
+        const result = await cli(
+          "resync",
+          "--config",
+          configFile,
+          "--table",
+          shadowTable,
+          "--source-url",
+          prodUrl,
+          "--timeout",
+          "120",
+          ...mode.args,
+        );
+        assert.equal(result.code, 0, `resync failed: ${result.stderr}${result.stdout}`);
+        assert.match(result.stdout, mode.says);
+        assert.match(result.stdout, /1 row\(s\) production no longer has deleted, of 6 key\(s\) checked/);
+        assert.deepEqual(
+          (await rows(shadow)).map(([id, v]) => [String(id), v]),
+          [
+            ["1", "one"],
+            ["2", "mine"],
+            ["3", "three"],
+            ["4", "four, later"],
+            ["5", "five"],
+          ],
+        );
+        running.assertAlive();
+        // The copy holds production's current version of the owned row: reset puts it back.
+        const reset = await cli("reset", "--config", configFile, "--table", shadowTable);
+        assert.equal(reset.code, 0, reset.stderr);
+        assert.deepEqual(
+          (await rows(shadow)).map(([id, v]) => [String(id), v]),
+          (await rows(prod)).map(([id, v]) => [String(id), v]),
+        );
+      } finally {
+        ticking = false;
+        await ticker;
+        await running.stop();
       }
-    })();
-    try {
-      await eventually(
-        "the shadow has production's rows",
-        async () => {
-          const got = JSON.stringify(await rows(shadow));
-          return got === JSON.stringify(await rows(prod)) || got;
-        },
-        90_000,
-        running,
-      );
-      // The shadow owns row 2; production then changes it (that goes to the copy).
-      await shadow.query(`UPDATE ${table} SET v = 'mine' WHERE id = 2`);
-      await prod.query(`UPDATE ${table} SET v = 'two, later' WHERE id = 2`);
-      // Drift no event will correct: a changed value, a row production does not have.
-      await shadow.behindTheOverlay([
-        `UPDATE ${table} SET v = 'drifted' WHERE id = 3`,
-        `INSERT INTO ${table} VALUES (99, 'stale')`,
-      ]);
-      await prod.query(`UPDATE ${table} SET v = 'four, later' WHERE id = 4`);
-      const result = await cli(
-        "resync",
-        "--config",
-        configFile,
-        "--table",
-        shadowTable,
-        "--source-url",
-        prodUrl,
-        "--timeout",
-        "120",
-      );
-      assert.equal(result.code, 0, `resync failed: ${result.stderr}${result.stdout}`);
-      assert.match(result.stdout, /5 rows read by Debezium's incremental snapshot/);
-      assert.match(result.stdout, /1 row\(s\) production no longer has deleted, of 6 key\(s\) checked/);
-      assert.deepEqual(
-        (await rows(shadow)).map(([id, v]) => [String(id), v]),
-        [
-          ["1", "one"],
-          ["2", "mine"],
-          ["3", "three"],
-          ["4", "four, later"],
-          ["5", "five"],
-        ],
-      );
-      running.assertAlive();
-      // The copy holds production's current version of the owned row: reset puts it back.
-      const reset = await cli("reset", "--config", configFile, "--table", shadowTable);
-      assert.equal(reset.code, 0, reset.stderr);
-      assert.deepEqual(
-        (await rows(shadow)).map(([id, v]) => [String(id), v]),
-        (await rows(prod)).map(([id, v]) => [String(id), v]),
-      );
-    } finally {
-      ticking = false;
-      await ticker;
-      await running.stop();
-    }
-  });
-}
+    });
+  }
 
 test("resync refuses a table no mapped topic writes, with a typed error", async () => {
   const env = await services();

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { parseConfig } from "../../src/config/index.ts";
 import { isShadowdbError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
+import { copyDirect } from "../../src/resync/direct.ts";
 import type { ResyncKafka } from "../../src/resync/kafka.ts";
 import { resync } from "../../src/resync/resync.ts";
 import {
@@ -130,7 +131,7 @@ test("topicsForTable finds exact topics and pattern-routed ones, nothing else", 
 
 const orders: QualifiedName = { schema: "public", name: "orders" };
 
-/** Keys as text, like the dialects' readers, with the calls in order. */
+/** Keys as text, like the dialects' readers, with the calls in order; each row's note is `n<key>`. */
 function keyReader(keys: string[][], calls: string[], name: string): KeyReader {
   const shape: TableShape = {
     name: orders,
@@ -151,6 +152,16 @@ function keyReader(keys: string[][], calls: string[], name: string): KeyReader {
       calls.push(`${name}.present ${table.primaryKey.join(",")} ${asked.map((k) => k[0]).join(",")}`);
       const have = new Set(keys.map((k) => k[0]));
       return new Set(asked.flatMap((k, i) => (have.has(k[0]) ? [i] : [])));
+    },
+    rows: async (table, columns, after, limit) => {
+      calls.push(
+        `${name}.rows ${table.primaryKey.join(",")} ${columns.join(",")} after ${after?.join(",") ?? "-"}`,
+      );
+      const start = after === undefined ? 0 : keys.findIndex((k) => k[0] === after[0]) + 1;
+      return keys.slice(start, start + limit).map((k) => ({
+        key: k,
+        values: columns.map((c) => (c === "note" ? `n${k[0]}` : k[0]!)),
+      }));
     },
     close: async () => undefined,
   };
@@ -305,6 +316,7 @@ test("resync signals the connector, waits for the snapshot and for run to apply 
         signalId: "-",
         rowsScanned: "3",
         appliedThrough: [{ partition: 0, offset: "42" }],
+        direct: null,
         sweep: null,
       },
     ],
@@ -346,5 +358,52 @@ test("resync's typed failures: no signal topic, a failed scan, a stream that doe
       timeoutMs: 50,
     }),
     (error) => isShadowdbError(error, "RESYNC_TABLE_UNMAPPED"),
+  );
+});
+
+test("--direct reads each page after locking the topic's positions, by production's names, into the target's", async () => {
+  const calls: string[] = [];
+  const target = lockingTarget(calls);
+  target.defineTable(orders, { id: "integer", note: "text" }, ["id"]);
+  const mapping = {
+    entry: 0,
+    table: orders,
+    columns: { exclude: [], rename: { order_id: "id" }, mask: {} },
+    diff: { ignore: [] },
+  };
+  const result = await copyDirect({
+    target,
+    table: (await target.describe(orders))!,
+    production: keyReader([["1"], ["2"], ["3"]], calls, "production"),
+    source: orders,
+    mapping,
+    groupId: "g",
+    positions: [{ topic: "pg.public.orders", partition: 0 }],
+    pageSize: 2,
+  });
+  assert.deepEqual(result, { copied: 3, toCopy: 0, columnsSkipped: [] });
+  assert.deepEqual(calls, [
+    "lock pg.public.orders[0]",
+    "production.rows order_id order_id,note after -",
+    "lock pg.public.orders[0]",
+    "production.rows order_id order_id,note after 2",
+  ]);
+  assert.deepEqual(target.rows(orders), [
+    { id: "1", note: "n1" },
+    { id: "2", note: "n2" },
+    { id: "3", note: "n3" },
+  ]);
+  // Production's values as they are would leak what the mapping masks: refused.
+  await assert.rejects(
+    copyDirect({
+      target,
+      table: (await target.describe(orders))!,
+      production: keyReader([["1"]], [], "production"),
+      source: orders,
+      mapping: { ...mapping, columns: { ...mapping.columns, mask: { note: { kind: "null" } } } } as never,
+      groupId: "g",
+      positions: [],
+    }),
+    (error) => isShadowdbError(error, "RESYNC_UNSUPPORTED"),
   );
 });

@@ -1,9 +1,10 @@
 /**
- * Keys for `shadowdb resync`'s sweep of rows production no longer has: the shadow table's keys in
- * key order, page by page, and which of them production's table still has. Keys travel as text
- * and are cast back to the column's type on the other side, so that equality is the type's.
+ * Keys and rows for `shadowdb resync`: the shadow table's keys in key order, page by page, which
+ * of them production's table still has, and production's rows for `--direct`. Values travel as
+ * text and are cast back to the column's type on the other side, so that equality is the type's.
  */
 import pg from "pg";
+import type { Value } from "../../decode/values.ts";
 import type { KeyReader, QualifiedName, TableShape } from "../dialect.ts";
 import { describePostgres } from "./introspect.ts";
 import { castType, ident, qualified } from "./sql.ts";
@@ -54,6 +55,26 @@ export class PostgresKeyReader implements KeyReader {
       key.map((_, c) => keys.map((k) => k[c])),
     );
     return new Set(rows.map((r) => Number(r.i) - 1));
+  }
+
+  /** Every value as text: the target's write casts a parameter to its column's type. */
+  async rows(
+    table: TableShape,
+    columns: string[],
+    after: string[] | undefined,
+    limit: number,
+  ): Promise<{ key: string[]; values: Value[] }[]> {
+    const key = table.primaryKey;
+    const keys = key.map((k) => ident(k));
+    const casts = key.map((k, i) => `$${i + 1}::${castType(table.columns.get(k)!.sqlType)}`);
+    const where = after === undefined ? "" : `WHERE (${keys.join(", ")}) > (${casts.join(", ")})`;
+    const { rows } = await (await this.session()).query<(string | null)[]>({
+      text: `SELECT ${[...key, ...columns].map((c) => `${ident(c)}::text`).join(", ")} FROM ${qualified(table.name)}
+        ${where} ORDER BY ${keys.join(", ")} LIMIT ${Math.trunc(limit)}`,
+      values: after ?? [],
+      rowMode: "array",
+    });
+    return rows.map((r) => ({ key: r.slice(0, key.length) as string[], values: r.slice(key.length) }));
   }
 
   async close(): Promise<void> {
