@@ -32,7 +32,7 @@ interface Recorded {
 
 const recorded = (engine: string): Recorded =>
   JSON.parse(
-    readFileSync(new URL(`../fixtures/recorded/signals/${engine}.json`, import.meta.url), "utf8"),
+    readFileSync(new URL(`../fixtures/signals/${engine}.json`, import.meta.url), "utf8"),
   ) as Recorded;
 
 const fold = (values: (string | null)[], id: string): SnapshotProgress => {
