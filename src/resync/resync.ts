@@ -199,19 +199,23 @@ async function snapshotTopic(
 }
 
 /**
- * Waits until the shadow's stored positions for `topic` reach its end offsets as they are now,
- * i.e. until the running `shadowdb run` has applied every snapshot event (they precede the
- * COMPLETED notification on the topic, since Debezium sends them first).
+ * Waits until the shadow's stored positions for `topic` reach its end offsets as they are a
+ * moment after COMPLETED, i.e. until the running `shadowdb run` has applied every snapshot event.
+ * Debezium hands the last chunk's rows to Connect before the COMPLETED notification, and Connect
+ * sends in that order; but records for partitions led by different brokers are acknowledged
+ * independently, so the notification can be readable a few milliseconds before the last rows.
+ * The grace second covers that.
  */
 async function waitApplied(
   options: ResyncOptions,
   topic: string,
 ): Promise<{ partition: number; offset: string }[]> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  await sleep(1000);
   const ends = (await options.kafka.endOffsets(topic)).filter((p) => p.offset !== "0");
   options.progress?.(
     `${topic}: waiting for shadowdb run to apply up to ${ends.map((p) => `[${p.partition}]@${p.offset}`).join(", ")}`,
   );
-  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const stored = new Map(
