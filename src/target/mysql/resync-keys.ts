@@ -34,11 +34,12 @@ export class MysqlKeyReader implements KeyReader {
   }
 
   async keys(table: TableShape, after: string[] | undefined, limit: number): Promise<string[][]> {
-    const columns = table.primaryKey.map((k) => ident(k));
+    // Qualified, so that ORDER BY names the column, never an output's text.
+    const columns = table.primaryKey.map((k) => `t.${ident(k)}`);
     const marks = columns.map(() => "?").join(", ");
     const where = after === undefined ? "" : `WHERE (${columns.join(", ")}) > (${marks})`;
     const [rows] = await (await this.session()).query({
-      sql: `SELECT ${columns.map((c) => `CAST(${c} AS CHAR)`).join(", ")} FROM ${qualified(table.name)}
+      sql: `SELECT ${columns.map((c) => `CAST(${c} AS CHAR)`).join(", ")} FROM ${qualified(table.name)} t
         ${where} ORDER BY ${columns.join(", ")} LIMIT ${Math.trunc(limit)}`,
       values: after ?? [],
       rowsAsArray: true,
@@ -83,12 +84,12 @@ export class MysqlKeyReader implements KeyReader {
         "RESYNC_UNSUPPORTED",
         `resync --direct does not read spatial columns (${spatial.join(", ")}) on MySQL/MariaDB; use the snapshot path`,
       );
-    const keys = table.primaryKey.map((k) => ident(k));
+    const keys = table.primaryKey.map((k) => `t.${ident(k)}`);
     const marks = keys.map(() => "?").join(", ");
     const where = after === undefined ? "" : `WHERE (${keys.join(", ")}) > (${marks})`;
     const [rows] = await (await this.session()).query({
-      sql: `SELECT ${keys.map((c) => `CAST(${c} AS CHAR)`).join(", ")}${columns.map((c) => `, ${ident(c)}`).join("")}
-        FROM ${qualified(table.name)} ${where} ORDER BY ${keys.join(", ")} LIMIT ${Math.trunc(limit)}`,
+      sql: `SELECT ${keys.map((c) => `CAST(${c} AS CHAR)`).join(", ")}${columns.map((c) => `, t.${ident(c)}`).join("")}
+        FROM ${qualified(table.name)} t ${where} ORDER BY ${keys.join(", ")} LIMIT ${Math.trunc(limit)}`,
       values: after ?? [],
       rowsAsArray: true,
     });

@@ -32,11 +32,12 @@ export class PostgresKeyReader implements KeyReader {
 
   async keys(table: TableShape, after: string[] | undefined, limit: number): Promise<string[][]> {
     const key = table.primaryKey;
-    const columns = key.map((k) => ident(k));
+    // Qualified: a bare name in ORDER BY would mean the output column, the key's text.
+    const columns = key.map((k) => `t.${ident(k)}`);
     const casts = key.map((k, i) => `$${i + 1}::${castType(table.columns.get(k)!.sqlType)}`);
     const where = after === undefined ? "" : `WHERE (${columns.join(", ")}) > (${casts.join(", ")})`;
     const { rows } = await (await this.session()).query<string[]>({
-      text: `SELECT ${columns.map((c) => `${c}::text`).join(", ")} FROM ${qualified(table.name)}
+      text: `SELECT ${columns.map((c) => `${c}::text`).join(", ")} FROM ${qualified(table.name)} t
         ${where} ORDER BY ${columns.join(", ")} LIMIT ${Math.trunc(limit)}`,
       values: after ?? [],
       rowMode: "array",
@@ -65,11 +66,12 @@ export class PostgresKeyReader implements KeyReader {
     limit: number,
   ): Promise<{ key: string[]; values: Value[] }[]> {
     const key = table.primaryKey;
-    const keys = key.map((k) => ident(k));
+    // Qualified: a bare name in ORDER BY would mean the output column, the key's text.
+    const keys = key.map((k) => `t.${ident(k)}`);
     const casts = key.map((k, i) => `$${i + 1}::${castType(table.columns.get(k)!.sqlType)}`);
     const where = after === undefined ? "" : `WHERE (${keys.join(", ")}) > (${casts.join(", ")})`;
     const { rows } = await (await this.session()).query<(string | null)[]>({
-      text: `SELECT ${[...key, ...columns].map((c) => `${ident(c)}::text`).join(", ")} FROM ${qualified(table.name)}
+      text: `SELECT ${[...key, ...columns].map((c) => `t.${ident(c)}::text`).join(", ")} FROM ${qualified(table.name)} t
         ${where} ORDER BY ${keys.join(", ")} LIMIT ${Math.trunc(limit)}`,
       values: after ?? [],
       rowMode: "array",
