@@ -143,7 +143,8 @@ for (const engine of engines)
         `INSERT INTO ${table} VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five')`,
       );
       const topic = `${prefix}.${engine.schema.prod}.${table}`;
-      await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic);
+      // Generous: the stack's connectors are shared, and another test's bulk load delays ours.
+      await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic, 180_000);
       const yaml = `
 kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
 target: { dialect: ${engine.dialect}, url: "${shadowUrl}" }
@@ -172,7 +173,7 @@ http: { port: 0 }
             const got = JSON.stringify(await rows(shadow));
             return got === JSON.stringify(await rows(prod)) || got;
           },
-          90_000,
+          180_000,
           running,
         );
         // The shadow owns row 2; production then changes it (that goes to the copy).
