@@ -1,8 +1,8 @@
 /**
- * `shadowdb resync --table` on the real stack, PostgreSQL and MariaDB: the shadow drifts from
- * production in ways no event carries (a row changed and a row added behind the apply session's
- * back, as a DDL backfill or a lost delete would leave it), the shadow owns one row, and `run`
- * keeps applying. After resync every untouched row equals production, the stale key is gone, and
+ * `shadowdb resync --table` on the real stack, PostgreSQL and MariaDB, both paths: the shadow
+ * drifts from production in ways no event carries (a row changed and a row added behind the apply
+ * session's back, as a lost update or delete would leave them, and a column production backfilled
+ * by DDL), the shadow owns one row, and `run` keeps applying. After resync every untouched row equals production, the stale key is gone, and
  * the owned row is still the shadow's, while the production copy holds production's version
  * (reset brings it back).
  */
@@ -120,7 +120,7 @@ const modes = [
 
 for (const engine of engines)
   for (const mode of modes) {
-    test(`${engine.name}, ${mode.name}: resync corrects drift and lost deletes, the owned row stays the shadow's`, async () => {
+    test(`${engine.name}, ${mode.name}: resync corrects drift, a DDL backfill and lost deletes, the owned row stays the shadow's`, async () => {
       const env = await services();
       const { prefix, prodUrl, shadowUrl, prod, shadow } = await engine.open();
       const table = `he_rs_${suffix}_${++tables}`;
@@ -156,6 +156,7 @@ http: { port: 0 }
       const configFile = path.join(dir, "config.yaml");
       await writeFile(configFile, yaml);
       const rows = (db: Db) => db.query(`SELECT id, v FROM ${table} ORDER BY id`);
+      const withX = (db: Db) => db.query(`SELECT id, v, x FROM ${table} ORDER BY id`);
       const running = await startMaterializer(yaml);
       // Production commits now and then: on MariaDB a read-only snapshot's window closes only at
       // the next binlog transaction.
@@ -185,6 +186,12 @@ http: { port: 0 }
           `INSERT INTO ${table} VALUES (99, 'stale')`,
         ]);
         await prod.query(`UPDATE ${table} SET v = 'four, later' WHERE id = 4`);
+        // A backfill by DDL: production's rows get 7 and no event says so. The shadow runs the
+        // same migration without the default (its rows get NULL), then refreshes the overlay's copy.
+        await prod.query(`ALTER TABLE ${table} ADD COLUMN x int DEFAULT 7`);
+        await shadow.query(`ALTER TABLE ${table} ADD COLUMN x int`);
+        const install = await cli("overlay", "install", "--config", configFile, "--table", shadowTable);
+        assert.equal(install.code, 0, install.stderr);
         const result = await cli(
           "resync",
           "--config",
@@ -201,23 +208,21 @@ http: { port: 0 }
         assert.match(result.stdout, mode.says);
         assert.match(result.stdout, /1 row\(s\) production no longer has deleted, of 6 key\(s\) checked/);
         assert.deepEqual(
-          (await rows(shadow)).map(([id, v]) => [String(id), v]),
+          (await withX(shadow)).map(([id, v, x]) => [String(id), v, x === null ? null : String(x)]),
           [
-            ["1", "one"],
-            ["2", "mine"],
-            ["3", "three"],
-            ["4", "four, later"],
-            ["5", "five"],
+            ["1", "one", "7"],
+            ["2", "mine", null],
+            ["3", "three", "7"],
+            ["4", "four, later", "7"],
+            ["5", "five", "7"],
           ],
         );
         running.assertAlive();
         // The copy holds production's current version of the owned row: reset puts it back.
         const reset = await cli("reset", "--config", configFile, "--table", shadowTable);
         assert.equal(reset.code, 0, reset.stderr);
-        assert.deepEqual(
-          (await rows(shadow)).map(([id, v]) => [String(id), v]),
-          (await rows(prod)).map(([id, v]) => [String(id), v]),
-        );
+        const text = (r: (string | null)[]) => r.map((c) => (c === null ? null : String(c)));
+        assert.deepEqual((await withX(shadow)).map(text), (await withX(prod)).map(text));
       } finally {
         ticking = false;
         await ticker;
