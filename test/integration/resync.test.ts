@@ -248,3 +248,84 @@ http: { port: 0 }
   assert.equal(result.code, 2);
   assert.match(result.stderr, /RESYNC_TABLE_UNMAPPED: no topic the config maps writes public\.he_other/);
 });
+
+for (const engine of engines)
+  for (const mode of modes) {
+    test(`${engine.name}, ${mode.name}, production writing throughout: every row ends at production's value`, async () => {
+      const env = await services();
+      const { prefix, prodUrl, shadowUrl, prod, shadow } = await engine.open();
+      const writer = engine.name === "postgres" ? postgres(prodUrl) : mariadb(prodUrl);
+      const table = `he_rc_${suffix}_${++tables}`;
+      const group = `he-resync-busy-${engine.name}-${mode.args.length}-${suffix}`;
+      const shadowTable = `${engine.schema.shadow}.${table}`;
+      cleanups.push(async () => {
+        await uninstallOverlays(engine.dialect, shadowUrl, [{ schema: engine.schema.shadow, name: table }]);
+        for (const db of [prod, shadow]) await db.query(`DROP TABLE IF EXISTS ${table}`);
+        await shadow.query(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
+        for (const db of [prod, shadow, writer]) await db.end();
+      });
+      for (const db of [prod, shadow]) await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, n int)`);
+      // 2,000 rows: four pages of --direct and of the sweep, two chunks of the snapshot.
+      const values = Array.from({ length: 2000 }, (_, i) => `(${i + 1}, 0)`).join(", ");
+      await prod.query(`INSERT INTO ${table} VALUES ${values}`);
+      const topic = `${prefix}.${engine.schema.prod}.${table}`;
+      await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic, 180_000);
+      const yaml = `
+kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
+target: { dialect: ${engine.dialect}, url: "${shadowUrl}" }
+tables: [ { topic: "${topic}", table: "${shadowTable}" } ]
+deadLetter: { table: "${engine.schema.shadow}.shadowdb_dead_letters" }
+http: { port: 0 }
+`;
+      const dir = await mkdtemp(path.join(tmpdir(), "he-resync-"));
+      const configFile = path.join(dir, "config.yaml");
+      await writeFile(configFile, yaml);
+      const rows = async (db: Db) =>
+        JSON.stringify((await db.query(`SELECT id, n FROM ${table} ORDER BY id`)).map((r) => r.map(String)));
+      const running = await startMaterializer(yaml);
+      try {
+        const same = async () => {
+          const [want, got] = [await rows(prod), await rows(shadow)];
+          return want === got || `${got.length} characters of rows, production ${want.length}`;
+        };
+        await eventually("the shadow has production's rows", same, 180_000, running);
+        // Drift on every seventh row, and keys production never had.
+        await shadow.behindTheOverlay([
+          `UPDATE ${table} SET n = -1 WHERE MOD(id, 7) = 0`,
+          `INSERT INTO ${table} VALUES (5001, -1), (5002, -1)`,
+        ]);
+        // Production changes rows, adds and removes some, all through the resync.
+        let writing = true;
+        let writes = 0;
+        const busy = (async () => {
+          for (let i = 0; writing; i++) {
+            const id = 1 + ((i * 7919) % 2000);
+            await writer.query(`UPDATE ${table} SET n = n + 1 WHERE id = ${id}`);
+            if (i % 10 === 0) await writer.query(`INSERT INTO ${table} VALUES (${3000 + i}, ${i})`);
+            if (i % 10 === 5) await writer.query(`DELETE FROM ${table} WHERE id = ${3000 + i - 5}`);
+            writes++;
+          }
+        })();
+        const result = await cli(
+          "resync",
+          "--config",
+          configFile,
+          "--table",
+          shadowTable,
+          "--source-url",
+          prodUrl,
+          "--timeout",
+          "120",
+          ...mode.args,
+        ).finally(() => {
+          writing = false;
+        });
+        await busy;
+        assert.equal(result.code, 0, `resync failed: ${result.stderr}${result.stdout}`);
+        assert.ok(writes > 20, `only ${writes} production writes during the resync`);
+        await eventually("the shadow equals production again", same, 180_000, running);
+      } finally {
+        await running.stop();
+      }
+    });
+  }
