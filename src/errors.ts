@@ -82,7 +82,8 @@ export const errorCodes = {
   },
   RESYNC_SIGNAL: {
     retriable: false,
-    summary: "the execute-snapshot signal could not be sent to the connector's signal topic",
+    summary:
+      "the connector cannot be signalled: Kafka is unreachable, or its signal or notification topic is missing",
   },
   RESYNC_SNAPSHOT_FAILED: {
     retriable: false,

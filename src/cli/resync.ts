@@ -76,6 +76,9 @@ export async function resyncCommand(argv: string[]): Promise<number> {
       ...(progress ? { progress } : {}),
     }).catch((error: unknown) => {
       if (error instanceof ShadowdbError) throw error;
+      // kafkajs names its errors KafkaJS…: the cluster, not the target, refused.
+      if (String((error as { name?: unknown } | null)?.name ?? "").startsWith("KafkaJS"))
+        throw new ShadowdbError("RESYNC_SIGNAL", `kafka: ${kafkaErrorText(error)}`, { cause: error });
       const { code } = dialect.classify(error);
       throw new ShadowdbError(code, `${redactUrl(config.target.url)}: ${(error as Error).message}`, {
         cause: error,
