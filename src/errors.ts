@@ -75,6 +75,33 @@ export const errorCodes = {
   SEED_NOT_EMPTY: { retriable: false, summary: "the target table has rows; seed loads empty tables only" },
   SEED_SOURCE: { retriable: false, summary: "the source database could not be reached or refused a read" },
 
+  // Bringing one table back to production (src/resync, `shadowdb resync`).
+  RESYNC_TABLE_UNMAPPED: {
+    retriable: false,
+    summary: "--table names no table the config's mappings write (no mapped topic feeds it)",
+  },
+  RESYNC_SIGNAL: {
+    retriable: false,
+    summary:
+      "the connector cannot be signalled: Kafka is unreachable, or its signal or notification topic is missing",
+  },
+  RESYNC_SNAPSHOT_FAILED: {
+    retriable: false,
+    summary: "Debezium aborted the incremental snapshot or could not scan the table",
+  },
+  RESYNC_TIMEOUT: {
+    retriable: false,
+    summary: "the snapshot did not complete, or the stream did not apply it, within --timeout",
+  },
+  RESYNC_SOURCE: {
+    retriable: false,
+    summary: "production could not be read (its keys for the sweep, or its rows for --direct)",
+  },
+  RESYNC_UNSUPPORTED: {
+    retriable: false,
+    summary: "--direct cannot copy this table (masked columns, or spatial columns on MySQL/MariaDB)",
+  },
+
   // The target database (src/target), classified by SQLSTATE / errno.
   TARGET_CONNECTION: { retriable: true, summary: "the connection to the target database failed or was lost" },
   TARGET_DEADLOCK: { retriable: true, summary: "the transaction was chosen as a deadlock victim" },

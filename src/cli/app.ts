@@ -109,6 +109,29 @@ export const commands: Record<string, Command> = {
       [2, `${typedError}, e.g. SEED_NOT_EMPTY, SEED_NO_CAPTURE`],
     ],
   },
+  resync: {
+    usage:
+      "resync --config FILE --table T [--direct] [--source-url URL | --no-sweep] [--timeout SECONDS] [--format text|json]",
+    summary: "bring one table back to production through Debezium's incremental snapshot (online)",
+    description:
+      "For production changes no event carries (a backfill by DDL, a rename's values, drift): sends the connector an execute-snapshot signal for the production table behind T (on <topic.prefix>.signals; the connector needs read.only and the Kafka signal channel, connectors/README.md), follows <topic.prefix>.notifications until Debezium reports the snapshot complete, and waits until the running `shadowdb run` has applied its rows, overlay-aware (rows the shadow owns stay the shadow's). Then, with --source-url or seed.source.url, reads production's keys and deletes the shadow rows whose keys production no longer has (owned rows excepted). With --direct, no signal: shadowdb copies production's rows itself, page by page, each page read while apply waits on the topic's position locks. Writes nothing to production.",
+    options: [
+      configOption,
+      ["--table schema.table", "the target table; it must be one a mapped topic writes"],
+      ["--source-url URL", "production, read-only, for the sweep of deleted keys (default seed.source.url)"],
+      ["--direct", "copy production's rows itself instead of asking the connector (needs the source URL)"],
+      ["--no-sweep", "do not look for rows production deleted"],
+      ["--timeout SECONDS", "per step: the snapshot's completion, then its application (default 600)"],
+      formatOption,
+    ],
+    exits: [
+      [0, "the table was resynced"],
+      [
+        2,
+        `${typedError}, e.g. RESYNC_TABLE_UNMAPPED, RESYNC_SIGNAL, RESYNC_SNAPSHOT_FAILED, RESYNC_TIMEOUT, RESYNC_UNSUPPORTED`,
+      ],
+    ],
+  },
   overlay: {
     usage: "overlay install|uninstall --config FILE [--table T]",
     summary: "create or remove the copy-on-write overlay (tables stay intact)",
@@ -238,6 +261,7 @@ const implemented: Record<string, (argv: string[]) => Promise<number>> = {
   reset: async (argv) => (await import("./reset.ts")).resetCommand(argv),
   overlay: async (argv) => (await import("./overlay.ts")).overlayCommand(argv),
   seed: async (argv) => (await import("./seed.ts")).seedCommand(argv),
+  resync: async (argv) => (await import("./resync.ts")).resyncCommand(argv),
   connectors: async (argv) => (await import("./connectors.ts")).connectorsCommand(argv),
   decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
   demo: async (argv) => (await import("./demo.ts")).demoCommand(argv),

@@ -240,3 +240,27 @@ export interface ClassifiedError {
   code: ErrorCode;
   retriable: boolean;
 }
+
+/**
+ * Keys of one table, for `shadowdb resync`'s sweep of rows production no longer has: read from
+ * the shadow (its keys, page by page) and from production (which of them it still has). Key
+ * values travel as the database's text and are cast back to the column's type.
+ */
+export interface KeyReader {
+  describe(name: QualifiedName): Promise<TableShape | undefined>;
+  /** Up to `limit` keys of the table in primary-key order, after `after` when given. */
+  keys(table: TableShape, after: string[] | undefined, limit: number): Promise<string[][]>;
+  /** The indexes in `keys` (primary-key columns in order) of the keys the table has. */
+  present(table: TableShape, keys: string[][]): Promise<Set<number>>;
+  /**
+   * Up to `limit` rows in primary-key order after `after`: each row's key as text and the
+   * `columns`' values as the target's write takes them (`resync --direct`).
+   */
+  rows(
+    table: TableShape,
+    columns: string[],
+    after: string[] | undefined,
+    limit: number,
+  ): Promise<{ key: string[]; values: Value[] }[]>;
+  close(): Promise<void>;
+}

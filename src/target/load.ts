@@ -1,5 +1,5 @@
 /** The one place that picks a dialect; drivers load only with the dialect that needs them. */
-import type { ClassifiedError, QualifiedName, SeedSource, SeedTarget, Target } from "./dialect.ts";
+import type { ClassifiedError, KeyReader, QualifiedName, SeedSource, SeedTarget, Target } from "./dialect.ts";
 
 export interface DialectModule {
   Target: new (url: string, deadLetterTable?: QualifiedName) => Target;
@@ -9,6 +9,10 @@ export interface DialectModule {
     Source: new (url: string) => SeedSource;
     target: (target: Target) => SeedTarget;
   };
+  /** `shadowdb resync`'s key reader, for the shadow's URL or production's. */
+  KeyReader: new (
+    url: string,
+  ) => KeyReader;
 }
 
 export async function loadDialect(dialect: "postgres" | "mysql"): Promise<DialectModule> {

@@ -28,6 +28,7 @@ test("the table has the interface's commands", () => {
     "diff",
     "overlay",
     "reset",
+    "resync",
     "run",
     "seed",
     "status",

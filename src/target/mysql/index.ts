@@ -4,6 +4,7 @@ import { MysqlSeedSource } from "./seed-source.ts";
 import { MysqlTarget } from "./target.ts";
 
 export { classifyMysql as classify } from "./errors.ts";
+export { MysqlKeyReader as KeyReader } from "./resync-keys.ts";
 export { MysqlTarget as Target } from "./target.ts";
 
 export const seeding = {

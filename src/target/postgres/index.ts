@@ -4,6 +4,7 @@ import { PostgresSeedSource } from "./seed-source.ts";
 import { PostgresTarget } from "./target.ts";
 
 export { classifyPostgres as classify } from "./errors.ts";
+export { PostgresKeyReader as KeyReader } from "./resync-keys.ts";
 export { PostgresTarget as Target } from "./target.ts";
 
 export const seeding = {
