@@ -23,6 +23,7 @@ import type {
   Target,
   TargetTransaction,
 } from "../dialect.ts";
+import { assertStoredAsSent } from "../fit.ts";
 import { inTransaction } from "../transaction.ts";
 import { writeMysql } from "./apply.ts";
 import {
@@ -193,7 +194,10 @@ export class MysqlTarget implements Target, SeedTarget {
         () =>
           work({
             lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-            write: (w) => (w.overlay ? writeOverlay(c, w) : writeMysql(c, w)),
+            write: (w) => {
+              assertStoredAsSent(w, "mysql");
+              return w.overlay ? writeOverlay(c, w) : writeMysql(c, w);
+            },
             savePositions: (g, p) => savePositions(c, g, p),
             saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
           }),

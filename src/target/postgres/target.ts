@@ -22,6 +22,7 @@ import type {
   Target,
   TargetTransaction,
 } from "../dialect.ts";
+import { assertStoredAsSent } from "../fit.ts";
 import { inTransaction } from "../transaction.ts";
 import { type CopyPath, writePostgres } from "./apply.ts";
 import {
@@ -211,7 +212,10 @@ export class PostgresTarget implements Target, SeedTarget {
           () =>
             work({
               lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-              write: (w) => (w.overlay ? writeOverlay(c, w, copy) : writePostgres(c, w, copy)),
+              write: (w) => {
+                assertStoredAsSent(w, "postgres");
+                return w.overlay ? writeOverlay(c, w, copy) : writePostgres(c, w, copy);
+              },
               savePositions: (g, p) => savePositions(c, g, p),
               saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
             }),
