@@ -139,6 +139,10 @@ export class Materializer {
       target,
       options.log,
       enabled ? { idHeadroom: BigInt(idHeadroom) } : undefined,
+      {
+        follow: config.schema.follow,
+        onDecision: (table, e) => options.metrics?.schemaDecisions.inc({ table, action: e.action }),
+      },
     );
     this.ctx = {
       target,
@@ -192,6 +196,7 @@ export class Materializer {
       heldForTransactions: this.source?.size ?? 0,
       partitions: this.health.snapshot(),
       idHeadroom: Object.fromEntries(this.tables.idHeadroom),
+      drift: this.tables.driftReport(),
     };
   }
 

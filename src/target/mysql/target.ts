@@ -10,6 +10,8 @@ import mysql from "mysql2/promise";
 import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
+  ColumnChange,
+  KnownColumn,
   IdHeadroom,
   OverlayNames,
   OverlaySize,
@@ -48,6 +50,7 @@ import { installOverlay, uninstallOverlay } from "./overlay-install.ts";
 import { resetOverlay } from "./overlay-reset.ts";
 import { overlaySizesMysql } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
+import { alterColumnsMysql, knownColumnsMysql, knownColumnsDdl, recordColumnsMysql } from "./schema-follow.ts";
 import { seedMysql, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { mysqlType } from "./types.ts";
@@ -123,7 +126,20 @@ export class MysqlTarget implements Target, SeedTarget {
       await c.query(positionsDdl);
       await c.query(deadLettersDdl(this.deadLetterTable));
       await c.query(overlaysDdl);
+      await c.query(knownColumnsDdl);
     });
+  }
+
+  knownColumns(name: QualifiedName) {
+    return this.run((c) => knownColumnsMysql(c, name));
+  }
+
+  recordColumns(name: QualifiedName, columns: KnownColumn[]) {
+    return this.run((c) => recordColumnsMysql(c, name, columns));
+  }
+
+  alterColumns(name: QualifiedName, changes: ColumnChange[], copy?: QualifiedName) {
+    return this.run((c) => alterColumnsMysql(c, name, changes, copy));
   }
 
   describe(name: QualifiedName) {

@@ -9,6 +9,8 @@ import pg from "pg";
 import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
+  ColumnChange,
+  KnownColumn,
   IdHeadroom,
   OverlayNames,
   OverlaySize,
@@ -47,6 +49,7 @@ import { installPostgres, uninstallPostgres } from "./overlay-install.ts";
 import { resetPostgres } from "./overlay-reset.ts";
 import { overlaySizesPostgres } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
+import { alterColumnsPostgres, knownColumnsPostgres, knownColumnsDdl, recordColumnsPostgres } from "./schema-follow.ts";
 import { seedPostgres, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { postgresType } from "./types.ts";
@@ -104,7 +107,20 @@ export class PostgresTarget implements Target, SeedTarget {
       await c.query(positionsDdl);
       await c.query(deadLettersDdl(this.deadLetterTable));
       await c.query(overlaysDdl);
+      await c.query(knownColumnsDdl);
     });
+  }
+
+  knownColumns(name: QualifiedName) {
+    return this.run((c) => knownColumnsPostgres(c, name));
+  }
+
+  recordColumns(name: QualifiedName, columns: KnownColumn[]) {
+    return this.run((c) => recordColumnsPostgres(c, name, columns));
+  }
+
+  alterColumns(name: QualifiedName, changes: ColumnChange[], copy?: QualifiedName) {
+    return this.run((c) => alterColumnsPostgres(c, name, changes, copy));
   }
 
   /** `work` in one transaction of the apply session, outside the materializer's transactions. */
