@@ -8,7 +8,14 @@
  */
 import type { Column } from "../decode/index.ts";
 import type { ColumnChange, KnownColumn, TableShape } from "../target/dialect.ts";
-import { type Dialect, describeShape, parseSqlType, productionShape, renderType, widen } from "../target/type-shape.ts";
+import {
+  type Dialect,
+  describeShape,
+  parseSqlType,
+  productionShape,
+  renderType,
+  widen,
+} from "../target/type-shape.ts";
 
 export type Follow = "safe" | "none";
 
@@ -89,22 +96,45 @@ export function planSchema(input: PlanInput): SchemaPlan {
           column: c.name,
           production,
           action: "kept",
-          detail: "missing from the shadow when shadowdb first recorded the table: taken as the shadow's own (resync to add it)",
+          detail:
+            "missing from the shadow when shadowdb first recorded the table: taken as the shadow's own (resync to add it)",
         });
       } else if (known.has(c.name)) {
-        later.push({ column: c.name, production, action: "kept", detail: "dropped or renamed by the shadow's migration" });
+        later.push({
+          column: c.name,
+          production,
+          action: "kept",
+          detail: "dropped or renamed by the shadow's migration",
+        });
       } else if (follow === "none") {
-        later.push({ column: c.name, production, action: "drift", detail: "production added it (schema.follow: none)" });
+        later.push({
+          column: c.name,
+          production,
+          action: "drift",
+          detail: "production added it (schema.follow: none)",
+        });
       } else {
         const wanted = productionShape(c, dialect);
-        const sqlType = wanted && wanted.family !== "enum" && wanted.family !== "set" ? renderType(wanted, dialect) : input.fallbackType(c);
+        const sqlType =
+          wanted && wanted.family !== "enum" && wanted.family !== "set"
+            ? renderType(wanted, dialect)
+            : input.fallbackType(c);
         const type = trustedDefault(c) ? c.type : { ...c.type, default: undefined };
         plan.changes.push({ op: "add", column: { name: c.name, type }, sqlType });
         const notes = [
-          c.type.default === undefined ? "no default" : type.default === undefined ? "default not carried (a quote Debezium mangles)" : "with production's default",
+          c.type.default === undefined
+            ? "no default"
+            : type.default === undefined
+              ? "default not carried (a quote Debezium mangles)"
+              : "with production's default",
           c.type.optional || type.default === undefined ? "nullable" : "NOT NULL",
         ];
-        plan.entries.push({ column: c.name, production, action: "added", detail: `production added it: ${notes.join(", ")}` });
+        plan.entries.push({
+          column: c.name,
+          production,
+          action: "added",
+          detail: `production added it: ${notes.join(", ")}`,
+        });
       }
       continue;
     }
@@ -114,11 +144,23 @@ export function planSchema(input: PlanInput): SchemaPlan {
     if (!wider) continue;
     const sqlType = renderType(wider, dialect);
     if (follow === "none") {
-      later.push({ column: c.name, production, shadow: target.sqlType, action: "drift", detail: `production's type is wider: would need ${sqlType} (schema.follow: none)` });
+      later.push({
+        column: c.name,
+        production,
+        shadow: target.sqlType,
+        action: "drift",
+        detail: `production's type is wider: would need ${sqlType} (schema.follow: none)`,
+      });
       continue;
     }
     plan.changes.push({ op: "widen", column: c.name, sqlType });
-    plan.entries.push({ column: c.name, production, shadow: target.sqlType, action: "widened", detail: `${target.sqlType} → ${sqlType}` });
+    plan.entries.push({
+      column: c.name,
+      production,
+      shadow: target.sqlType,
+      action: "widened",
+      detail: `${target.sqlType} → ${sqlType}`,
+    });
   }
   // Empty column lists (schemaless rows) tell nothing about what production stopped sending.
   if (known !== undefined && columns.length > 0) {
@@ -126,12 +168,31 @@ export function planSchema(input: PlanInput): SchemaPlan {
       if (sent.has(t.name) || !known.has(t.name)) continue;
       const production = undefined;
       if (t.nullable || t.hasDefault !== false || shape.primaryKey.includes(t.name)) {
-        later.push({ column: t.name, production, shadow: t.sqlType, action: "kept", detail: "production no longer sends it (dropped or renamed): kept as it is" });
+        later.push({
+          column: t.name,
+          production,
+          shadow: t.sqlType,
+          action: "kept",
+          detail: "production no longer sends it (dropped or renamed): kept as it is",
+        });
       } else if (follow === "none") {
-        later.push({ column: t.name, production, shadow: t.sqlType, action: "drift", detail: "production no longer sends it and it is NOT NULL without a default: new rows fail (schema.follow: none)" });
+        later.push({
+          column: t.name,
+          production,
+          shadow: t.sqlType,
+          action: "drift",
+          detail:
+            "production no longer sends it and it is NOT NULL without a default: new rows fail (schema.follow: none)",
+        });
       } else {
         plan.changes.push({ op: "relax", column: t.name });
-        plan.entries.push({ column: t.name, production, shadow: t.sqlType, action: "relaxed", detail: "production no longer sends it: NOT NULL dropped so rows can be written" });
+        plan.entries.push({
+          column: t.name,
+          production,
+          shadow: t.sqlType,
+          action: "relaxed",
+          detail: "production no longer sends it: NOT NULL dropped so rows can be written",
+        });
       }
     }
   }

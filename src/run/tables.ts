@@ -10,8 +10,8 @@ import type { Column } from "../decode/index.ts";
 import type { Logger } from "../log.ts";
 import { overlayNames } from "../overlay/names.ts";
 import type { IdHeadroom, QualifiedName, TableShape, Target } from "../target/dialect.ts";
-import { postgresType } from "../target/postgres/types.ts";
 import { mysqlType } from "../target/mysql/types.ts";
+import { postgresType } from "../target/postgres/types.ts";
 import { type DriftEntry, type Follow, planSchema, productionType } from "./drift.ts";
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
@@ -63,7 +63,11 @@ export class TargetTables {
       );
       await this.target.createTable(name, creatable, key);
       const dialect = this.target.dialect;
-      await this.record(id, name, creatable.map((c) => ({ name: c.name, type: productionType(c, dialect) })));
+      await this.record(
+        id,
+        name,
+        creatable.map((c) => ({ name: c.name, type: productionType(c, dialect) })),
+      );
       shape = (await this.target.describe(name))!;
     }
     const planned = this.planned.get(id) ?? new WeakSet();
@@ -112,7 +116,11 @@ export class TargetTables {
     let current = shape;
     if (plan.changes.length > 0) {
       try {
-        await this.target.alterColumns(name, plan.changes, this.overlay ? overlayNames(name).copy : undefined);
+        await this.target.alterColumns(
+          name,
+          plan.changes,
+          this.overlay ? overlayNames(name).copy : undefined,
+        );
       } catch (error) {
         // The table stays as it was: its writes fail or are skipped as without following.
         this.log.error({ table: id, err: error }, "could not follow production's schema change");
@@ -126,7 +134,8 @@ export class TargetTables {
     }
     for (const e of plan.entries) this.report(id, e);
     const changed = plan.record.filter((c) => known?.get(c.name) !== c.type);
-    if (known === undefined || changed.length > 0) await this.record(id, name, known === undefined ? plan.record : changed);
+    if (known === undefined || changed.length > 0)
+      await this.record(id, name, known === undefined ? plan.record : changed);
     return current;
   }
 
@@ -154,7 +163,8 @@ export class TargetTables {
     const fields = { table: id, ...entry };
     if (entry.action === "added" || entry.action === "widened" || entry.action === "relaxed")
       this.log.info(fields, "followed production's schema change");
-    else if (entry.action === "kept") this.log.warn(fields, "event column has no target column, or production dropped one; kept as it is");
+    else if (entry.action === "kept")
+      this.log.warn(fields, "event column has no target column, or production dropped one; kept as it is");
     else this.log.warn(fields, "production's schema differs from the shadow's; not followed");
     this.schema.onDecision?.(id, entry);
   }

@@ -42,8 +42,10 @@ function checkFor(shape: TypeShape): Check | undefined {
       const max = shape.unsigned ? (1n << bits) - 1n : (1n << (bits - 1n)) - 1n;
       const [nmin, nmax] = [Number(min), Number(max)];
       return (value) => {
-        if (typeof value === "number") return value < nmin || value > nmax ? `${value} is out of range` : undefined;
-        if (typeof value === "bigint") return value < min || value > max ? `${value} is out of range` : undefined;
+        if (typeof value === "number")
+          return value < nmin || value > nmax ? `${value} is out of range` : undefined;
+        if (typeof value === "bigint")
+          return value < min || value > max ? `${value} is out of range` : undefined;
         return undefined;
       };
     }
@@ -67,7 +69,8 @@ function checkFor(shape: TypeShape): Check | undefined {
         const whole = m[1]!.replace(/^0+/, "");
         const fraction = (m[2] ?? "").replace(/0+$/, "");
         if (fraction.length > scale) return `${value} has more than ${scale} digits after the point`;
-        if (whole.length > precision - scale) return `${value} has more than ${precision - scale} digits before the point`;
+        if (whole.length > precision - scale)
+          return `${value} has more than ${precision - scale} digits before the point`;
         return undefined;
       };
     }
@@ -75,7 +78,9 @@ function checkFor(shape: TypeShape): Check | undefined {
     case "char": {
       const { length } = shape;
       return (value) =>
-        typeof value === "string" && longerThan(value, length) ? `a text longer than ${length} characters` : undefined;
+        typeof value === "string" && longerThan(value, length)
+          ? `a text longer than ${length} characters`
+          : undefined;
     }
     case "temporal": {
       const { digits } = shape;
@@ -83,19 +88,24 @@ function checkFor(shape: TypeShape): Check | undefined {
         if (typeof value !== "string") return undefined;
         const fraction = /\.(\d+)/.exec(value)?.[1];
         if (fraction === undefined || fraction.length <= digits) return undefined;
-        return /[1-9]/.test(fraction.slice(digits)) ? `${value} has more than ${digits} fraction digits` : undefined;
+        return /[1-9]/.test(fraction.slice(digits))
+          ? `${value} has more than ${digits} fraction digits`
+          : undefined;
       };
     }
     case "enum": {
       const labels = new Set(shape.labels);
       return (value) =>
-        typeof value === "string" && value !== "" && !labels.has(value) ? `"${value}" is not one of the column's labels` : undefined;
+        typeof value === "string" && value !== "" && !labels.has(value)
+          ? `"${value}" is not one of the column's labels`
+          : undefined;
     }
     case "set": {
       const labels = new Set(shape.labels);
       return (value) => {
         if (typeof value !== "string" || value === "") return undefined;
-        for (const label of value.split(",")) if (!labels.has(label)) return `"${label}" is not one of the column's labels`;
+        for (const label of value.split(","))
+          if (!labels.has(label)) return `"${label}" is not one of the column's labels`;
         return undefined;
       };
     }

@@ -53,7 +53,9 @@ export function parseSqlType(text: string, dialect: Dialect): TypeShape | undefi
   const m = /^([a-z ]+?)\s*(?:\(([^)]*)\))?\s*(unsigned)?\s*(zerofill)?\s*(with(?:out)? time zone)?$/.exec(t);
   if (!m) {
     const list = /^(enum|set)\((.*)\)$/s.exec(text.trim());
-    return list ? { family: list[1]!.toLowerCase() as "enum" | "set", labels: labelsOf(list[2]!) } : undefined;
+    return list
+      ? { family: list[1]!.toLowerCase() as "enum" | "set", labels: labelsOf(list[2]!) }
+      : undefined;
   }
   const [, base = "", args, unsigned, , zone] = m;
   const [a, b] = (args ?? "").split(",").map((x) => Number(x.trim()));
@@ -126,7 +128,9 @@ export function productionShape(column: Column, dialect: Dialect): TypeShape | u
     switch (name) {
       case "varchar":
       case "character varying":
-        return length === undefined || length >= unbounded ? { family: "text" } : { family: "varchar", length };
+        return length === undefined || length >= unbounded
+          ? { family: "text" }
+          : { family: "varchar", length };
       case "char":
       case "bpchar":
       case "character":
@@ -211,7 +215,9 @@ export function widen(shadow: TypeShape, production: TypeShape, dialect: Dialect
     const whole = Math.max(shadow.precision - shadow.scale, production.precision - production.scale);
     const scale = Math.max(shadow.scale, production.scale);
     if (whole + scale <= shadow.precision && scale <= shadow.scale) return undefined;
-    return dialect === "mysql" ? dec(Math.min(whole + scale, 65), Math.min(scale, 30)) : dec(whole + scale, scale);
+    return dialect === "mysql"
+      ? dec(Math.min(whole + scale, 65), Math.min(scale, 30))
+      : dec(whole + scale, scale);
   }
   if ((shadow.family === "varchar" || shadow.family === "char") && production.family === "text")
     return shadow.family === "varchar" ? { family: "text" } : undefined;

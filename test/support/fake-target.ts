@@ -180,7 +180,11 @@ export class FakeTarget implements Target {
 
   async alterColumns(name: QualifiedName, changes: ColumnChange[]): Promise<void> {
     const text = changes.map((c) =>
-      c.op === "add" ? `add ${c.column.name} ${c.sqlType}` : c.op === "widen" ? `widen ${c.column} ${c.sqlType}` : `relax ${c.column}`,
+      c.op === "add"
+        ? `add ${c.column.name} ${c.sqlType}`
+        : c.op === "widen"
+          ? `widen ${c.column} ${c.sqlType}`
+          : `relax ${c.column}`,
     );
     this.schemaCalls.push(`alterColumns ${tableId(name)} (${text.join(", ")})`);
     const failure = this.failAlter(changes);

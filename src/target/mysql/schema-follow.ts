@@ -151,7 +151,14 @@ export async function alterColumnsMysql(
       case "relax": {
         const d = await definition(conn, name, change.column);
         if (!d || d.generated || d.nullable === "YES") break;
-        const ddl = restated(conn, change.column, await currentType(conn, name, change.column), d, true, mariadb);
+        const ddl = restated(
+          conn,
+          change.column,
+          await currentType(conn, name, change.column),
+          d,
+          true,
+          mariadb,
+        );
         await conn.query(`ALTER TABLE ${qualified(name)} MODIFY COLUMN ${ddl}`);
         break;
       }

@@ -11,8 +11,8 @@ import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
   ColumnChange,
-  KnownColumn,
   IdHeadroom,
+  KnownColumn,
   OverlayNames,
   OverlaySize,
   Position,
@@ -50,7 +50,12 @@ import { installOverlay, uninstallOverlay } from "./overlay-install.ts";
 import { resetOverlay } from "./overlay-reset.ts";
 import { overlaySizesMysql } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
-import { alterColumnsMysql, knownColumnsMysql, knownColumnsDdl, recordColumnsMysql } from "./schema-follow.ts";
+import {
+  alterColumnsMysql,
+  knownColumnsDdl,
+  knownColumnsMysql,
+  recordColumnsMysql,
+} from "./schema-follow.ts";
 import { seedMysql, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { mysqlType } from "./types.ts";

@@ -42,7 +42,10 @@ export async function recordColumnsPostgres(
 }
 
 /** The column default as a literal (DDL takes no parameters), escaped by the driver. */
-function defaultLiteral(client: pg.ClientBase, change: Extract<ColumnChange, { op: "add" }>): string | undefined {
+function defaultLiteral(
+  client: pg.ClientBase,
+  change: Extract<ColumnChange, { op: "add" }>,
+): string | undefined {
   const value = change.column.type.default;
   if (value === undefined) return undefined;
   const param = postgresParam(value, change.column.type, change.sqlType);

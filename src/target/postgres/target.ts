@@ -10,8 +10,8 @@ import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
   ColumnChange,
-  KnownColumn,
   IdHeadroom,
+  KnownColumn,
   OverlayNames,
   OverlaySize,
   Position,
@@ -49,7 +49,12 @@ import { installPostgres, uninstallPostgres } from "./overlay-install.ts";
 import { resetPostgres } from "./overlay-reset.ts";
 import { overlaySizesPostgres } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
-import { alterColumnsPostgres, knownColumnsPostgres, knownColumnsDdl, recordColumnsPostgres } from "./schema-follow.ts";
+import {
+  alterColumnsPostgres,
+  knownColumnsDdl,
+  knownColumnsPostgres,
+  recordColumnsPostgres,
+} from "./schema-follow.ts";
 import { seedPostgres, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { postgresType } from "./types.ts";
