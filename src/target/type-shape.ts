@@ -49,14 +49,11 @@ function labelsOf(list: string): string[] {
  * types schema following leaves alone (json, bytea, user types…).
  */
 export function parseSqlType(text: string, dialect: Dialect): TypeShape | undefined {
+  const list = /^(enum|set)\((.*)\)$/is.exec(text.trim());
+  if (list) return { family: list[1]!.toLowerCase() as "enum" | "set", labels: labelsOf(list[2]!) };
   const t = text.trim().toLowerCase();
   const m = /^([a-z ]+?)\s*(?:\(([^)]*)\))?\s*(unsigned)?\s*(zerofill)?\s*(with(?:out)? time zone)?$/.exec(t);
-  if (!m) {
-    const list = /^(enum|set)\((.*)\)$/s.exec(text.trim());
-    return list
-      ? { family: list[1]!.toLowerCase() as "enum" | "set", labels: labelsOf(list[2]!) }
-      : undefined;
-  }
+  if (!m) return undefined;
   const [, base = "", args, unsigned, , zone] = m;
   const [a, b] = (args ?? "").split(",").map((x) => Number(x.trim()));
   const bits = intBits[base];
