@@ -91,11 +91,6 @@ export const errorCodes = {
     summary:
       "the target column would round, truncate or clamp the value (a narrower type than production's); refused, not stored changed",
   },
-  TARGET_SCHEMA_FOLLOW: {
-    retriable: false,
-    summary:
-      "a change of production's table (add, widen, relax a column) could not be made in the shadow; reported as drift",
-  },
   TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;
 

@@ -62,15 +62,20 @@ function checkFor(shape: TypeShape): Check | undefined {
     case "decimal": {
       if (shape.precision === undefined) return undefined;
       const { precision, scale } = shape;
+      const whole = precision - scale;
       return (value) => {
         if (typeof value !== "string") return undefined;
+        // Most values fit at a glance: no more digits on either side of the point than the column's.
+        const dot = value.indexOf(".");
+        const digits = value.charCodeAt(0) === 45 ? 1 : 0;
+        const before = (dot < 0 ? value.length : dot) - digits;
+        if (before <= whole && (dot < 0 || value.length - dot - 1 <= scale)) return undefined;
         const m = decimalText.exec(value);
         if (!m) return undefined;
-        const whole = m[1]!.replace(/^0+/, "");
+        const integral = m[1]!.replace(/^0+/, "");
         const fraction = (m[2] ?? "").replace(/0+$/, "");
         if (fraction.length > scale) return `${value} has more than ${scale} digits after the point`;
-        if (whole.length > precision - scale)
-          return `${value} has more than ${precision - scale} digits before the point`;
+        if (integral.length > whole) return `${value} has more than ${whole} digits before the point`;
         return undefined;
       };
     }
@@ -114,31 +119,28 @@ function checkFor(shape: TypeShape): Check | undefined {
   }
 }
 
-const checks = new WeakMap<TableShape, Map<string, Check | undefined>>();
+/** Per table shape: the columns with a check, each built once from the column's type text. */
+const checks = new WeakMap<TableShape, [string, Check][]>();
 
-function checkOf(shape: TableShape, column: string, dialect: Dialect): Check | undefined {
-  let byColumn = checks.get(shape);
-  if (!byColumn) {
-    byColumn = new Map();
-    checks.set(shape, byColumn);
+function checksOf(shape: TableShape, dialect: Dialect): [string, Check][] {
+  let list = checks.get(shape);
+  if (!list) {
+    list = [];
+    for (const column of shape.columns.values()) {
+      // PostgreSQL enums are types of their own (not parsed): it refuses an unknown label itself.
+      const parsed = parseSqlType(column.sqlType, dialect);
+      const check = parsed && checkFor(parsed);
+      if (check) list.push([column.name, check]);
+    }
+    checks.set(shape, list);
   }
-  if (byColumn.has(column)) return byColumn.get(column);
-  const sqlType = shape.columns.get(column)?.sqlType;
-  const parsed = sqlType === undefined ? undefined : parseSqlType(sqlType, dialect);
-  // PostgreSQL enums are types of their own (not parsed): it refuses an unknown label itself.
-  const check = parsed ? checkFor(parsed) : undefined;
-  byColumn.set(column, check);
-  return check;
+  return list;
 }
 
 /** Throws TARGET_VALUE_ALTERED for the first upserted value the table would store changed. */
 export function assertStoredAsSent(write: TableWrite, dialect: Dialect): void {
   if (write.upserts.length === 0) return;
-  const columns: [string, Check][] = [];
-  for (const name of write.table.columns.keys()) {
-    const check = checkOf(write.table, name, dialect);
-    if (check) columns.push([name, check]);
-  }
+  const columns = checksOf(write.table, dialect);
   if (columns.length === 0) return;
   for (const row of write.upserts) {
     for (const [name, check] of columns) {
