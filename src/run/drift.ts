@@ -10,7 +10,6 @@ import type { Column } from "../decode/index.ts";
 import type { ColumnChange, KnownColumn, TableShape } from "../target/dialect.ts";
 import {
   type Dialect,
-  describeShape,
   parseSqlType,
   productionShape,
   renderType,
@@ -58,15 +57,41 @@ export interface PlanInput {
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
-/** Production's type of an event column, as text (recorded, and shown in drift reports). */
+/**
+ * Production's type of an event column, as text (recorded, and shown in drift reports): in the
+ * target dialect's own words where the event tells enough, so that it parses like a shadow type.
+ */
 export function productionType(column: Column, dialect: Dialect): string {
   const shape = productionShape(column, dialect);
-  const source = column.type.source;
-  if (source?.type !== undefined) {
-    const size = [source.length, source.scale].filter((n) => n !== undefined && n > 0);
-    return `${source.type}${size.length > 0 && !shape?.family.startsWith("int") ? `(${size.join(",")})` : ""}`;
+  if (shape) return renderType(shape, dialect);
+  return column.type.source?.type?.toLowerCase() ?? column.type.kind;
+}
+
+/**
+ * Drift as the target alone tells it (`shadowdb status`, no running instance): production's
+ * recorded columns the shadow lacks, and those whose recorded type is wider than the shadow's.
+ */
+export function recordedDrift(known: Map<string, string>, shape: TableShape, dialect: Dialect): DriftEntry[] {
+  const entries: DriftEntry[] = [];
+  for (const [column, production] of known) {
+    const target = shape.columns.get(column);
+    if (!target) {
+      entries.push({ column, production, action: "drift", detail: "production has it, the shadow does not" });
+      continue;
+    }
+    const current = parseSqlType(target.sqlType, dialect);
+    const wanted = parseSqlType(production, dialect);
+    const wider = current && wanted ? widen(current, wanted, dialect) : undefined;
+    if (wider)
+      entries.push({
+        column,
+        production,
+        shadow: target.sqlType,
+        action: "drift",
+        detail: `production's type is wider: would need ${renderType(wider, dialect)}`,
+      });
   }
-  return shape ? describeShape(shape, dialect) : column.type.kind;
+  return entries;
 }
 
 /**

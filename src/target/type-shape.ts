@@ -268,8 +268,3 @@ export function renderType(shape: TypeShape, dialect: Dialect): string {
       return pg ? "text" : `${shape.family}(${quoteLabels(shape.labels)})`;
   }
 }
-
-/** Short text of a shape for logs and drift reports. */
-export function describeShape(shape: TypeShape | undefined, dialect: Dialect): string {
-  return shape ? renderType(shape, dialect) : "(unknown)";
-}

@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { readTargetStatus } from "../../src/check/status.ts";
+import { loadDialect } from "../../src/target/load.ts";
 import type { Sql } from "../support/crash.ts";
 import { type Engine, engines } from "../support/engines.ts";
 import { services } from "../support/env.ts";
@@ -35,9 +37,17 @@ async function columnsOf(sql: Sql, engine: Engine, schema: string, table: string
 }
 
 /** Production's rows on production's columns, as text, or where the shadow first differs. */
-async function sameRows(engine: Engine, prod: Sql, shadow: Sql, table: string): Promise<true | string> {
+async function sameRows(
+  engine: Engine,
+  prod: Sql,
+  shadow: Sql,
+  table: string,
+  owned: number[] = [],
+): Promise<true | string> {
   const columns = await columnsOf(prod, engine, engine.sourceSchema, table);
-  const select = `SELECT ${columns.map((c) => textOf(engine, c)).join(", ")} FROM ${table} ORDER BY id`;
+  // Rows the shadow owns (its own writes) read the shadow's version, not production's.
+  const where = owned.length > 0 ? ` WHERE id NOT IN (${owned.join(", ")})` : "";
+  const select = `SELECT ${columns.map((c) => textOf(engine, c)).join(", ")} FROM ${table}${where} ORDER BY id`;
   const text = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(Object.values(r)));
   const expected = text((await prod.query(select)).rows);
   let actual: string[];
@@ -70,18 +80,28 @@ http: { port: 0 }
 }
 
 const ddl = (engine: Engine) => {
-  const numeric = engine.dialect === "postgres" ? "numeric" : "decimal";
+  const pg = engine.dialect === "postgres";
   return {
     create: (t: string) =>
-      `CREATE TABLE ${t} (id int PRIMARY KEY, i int, v varchar(10), n ${numeric}(6,2), d int NOT NULL)`,
+      pg
+        ? `CREATE TABLE ${t} (id int PRIMARY KEY, i int, v varchar(10), n numeric(6,2), d int NOT NULL, f real, ts timestamp(0))`
+        : `CREATE TABLE ${t} (id int PRIMARY KEY, i int, v varchar(10), n decimal(6,2), d int NOT NULL, f float, ts datetime(0), e enum('a','b'))`,
     widen: (t: string) =>
-      engine.dialect === "postgres"
+      pg
         ? [
             `ALTER TABLE ${t} ALTER COLUMN i TYPE bigint`,
             `ALTER TABLE ${t} ALTER COLUMN v TYPE varchar(100)`,
             `ALTER TABLE ${t} ALTER COLUMN n TYPE numeric(12,4)`,
+            `ALTER TABLE ${t} ALTER COLUMN f TYPE double precision`,
+            `ALTER TABLE ${t} ALTER COLUMN ts TYPE timestamp(3)`,
           ]
-        : [`ALTER TABLE ${t} MODIFY i bigint, MODIFY v varchar(100), MODIFY n decimal(12,4)`],
+        : [
+            `ALTER TABLE ${t} MODIFY i bigint, MODIFY v varchar(100), MODIFY n decimal(12,4), MODIFY f double,
+               MODIFY ts datetime(3), MODIFY e enum('a','b','c')`,
+          ],
+    /** A row whose every widened column needs the wider type. */
+    wide: (t: string) =>
+      `INSERT INTO ${t} (id, i, v, n, d, f, ts${pg ? "" : ", e"}) VALUES (5, 3000000000, '${"x".repeat(50)}', 12345678.1234, 5, 1.0000001234567, '2024-01-01 10:00:00.123'${pg ? "" : ", 'c'"})`,
   };
 };
 
@@ -102,8 +122,9 @@ async function setUp(engine: Engine, follow: "safe" | "none") {
 async function followSafe(engine: Engine) {
   const { table, group, prod, shadow } = await setUp(engine, "safe");
   const yaml = config(engine, table, group, "safe");
+  let owned: number[] = [];
   const equal = (running: Running, what: string) =>
-    eventually(what, () => sameRows(engine, prod, shadow, table), 60_000, running);
+    eventually(what, () => sameRows(engine, prod, shadow, table, owned), 60_000, running);
   let running = await startMaterializer(yaml);
   try {
     await equal(running, "initial rows");
@@ -116,21 +137,32 @@ async function followSafe(engine: Engine) {
   running = await startMaterializer(yaml);
   try {
     await equal(running, "the added column, existing rows with production's default");
+    // The shadow's own write: row 1 is owned, production's later versions of it go to the copy.
+    await shadow.query(`UPDATE ${table} SET v = 'own' WHERE id = 1`);
+    owned = [1];
     for (const sql of ddl(engine).widen(table)) await prod.query(sql);
-    await prod.query(
-      `INSERT INTO ${table} (id, i, v, n, d) VALUES (5, 3000000000, '${"x".repeat(50)}', 12345678.1234, 5), (6, 6, 'v6', 1.2345, 6)`,
-    );
+    await prod.query(ddl(engine).wide(table));
+    await prod.query(`INSERT INTO ${table} (id, i, v, n, d) VALUES (6, 6, 'v6', 1.2345, 6)`);
+    await prod.query(`UPDATE ${table} SET v = '${"y".repeat(60)}' WHERE id = 1`);
     await equal(running, "the widened columns");
     await prod.query(`ALTER TABLE ${table} DROP COLUMN d`);
     await prod.query(`INSERT INTO ${table} (id, i, v, n) VALUES (7, 7, 'v7', 7.5)`);
     await prod.query(`UPDATE ${table} SET v = 'u2' WHERE id = 2`);
     await equal(running, "writes after production dropped a NOT NULL column");
     assert.deepEqual(await deadLetters(shadow, engine, group), []);
+    const copy = await shadow.query(`SELECT v FROM shadowdb_prod_${table} WHERE id = 1`);
+    assert.deepEqual(copy.rows, [{ v: "y".repeat(60) }], "the overlay's copy took the widened value");
     const drift = (
       running.materializer.status().drift as Record<string, { column: string; action: string }[]>
     )[`${engine.targetSchema}.${table}`];
     const actions = Object.fromEntries((drift ?? []).map((e) => [e.column, e.action]));
-    assert.deepEqual(actions, { c2: "added", i: "widened", v: "widened", n: "widened", d: "relaxed" });
+    const widened = { i: "widened", v: "widened", n: "widened", f: "widened", ts: "widened" };
+    assert.deepEqual(actions, {
+      c2: "added",
+      ...widened,
+      ...(engine.dialect === "mysql" ? { e: "widened" } : {}),
+      d: "relaxed",
+    });
   } finally {
     await running.stop();
     await prod.end();
@@ -173,7 +205,12 @@ async function followNone(engine: Engine) {
       running.materializer.status().drift as Record<string, { column: string; action: string }[]>
     )[`${engine.targetSchema}.${table}`];
     const actions = Object.fromEntries((drift ?? []).map((e) => [e.column, e.action]));
-    assert.deepEqual(actions, { i: "drift", v: "drift", n: "drift" });
+    const expected = { i: "drift", v: "drift", n: "drift", f: "drift", ts: "drift" };
+    assert.deepEqual(actions, engine.dialect === "mysql" ? { ...expected, e: "drift" } : expected);
+    // `shadowdb status` tells the same from the target alone, without the running instance.
+    const status = await readTargetStatus(running.config, await loadDialect(engine.dialect));
+    const recorded = status.drift.find((d) => d.table === `${engine.targetSchema}.${table}`);
+    assert.deepEqual(recorded?.columns.map((c) => c.column).sort(), Object.keys(actions).sort());
   } finally {
     await running.stop();
     await prod.end();
