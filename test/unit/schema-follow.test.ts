@@ -73,6 +73,18 @@ test("a string default with a quote is left out (Debezium mangles it) and the co
   assert.match(p.entries[0]!.detail, /default not carried.*nullable/);
 });
 
+test("an expression default (Debezium sends 1970-01-01) and a backslash are not carried; a date default is", () => {
+  const known = new Map([["id", "INT4"]]);
+  const now = col("ts", "timestamptz", { optional: false, default: "1970-01-01T00:00:00.000000Z" });
+  const slash = col("s", "string", { default: "a\\\\b" });
+  const day = col("d", "date", { default: "2020-01-02" });
+  const p = plan({ columns: [now, slash, day], known });
+  const defaults = p.changes.map((c) => (c.op === "add" ? c.column.type.default : "?"));
+  assert.deepEqual(defaults, [undefined, undefined, "2020-01-02"]);
+  assert.match(p.entries[0]!.detail, /CURRENT_TIMESTAMP.*nullable/);
+  assert.match(p.entries[1]!.detail, /backslash/);
+});
+
 test("a column recorded before and missing from the shadow was dropped by the shadow: kept away", () => {
   const p = plan({
     columns: [col("id", "int32"), col("gone", "string")],
