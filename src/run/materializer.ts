@@ -142,6 +142,7 @@ export class Materializer {
       {
         follow: config.schema.follow,
         onDecision: (table, e) => options.metrics?.schemaDecisions.inc({ table, action: e.action }),
+        retriable: (error) => classify(error).retriable,
       },
     );
     this.ctx = {

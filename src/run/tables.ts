@@ -21,6 +21,8 @@ export interface SchemaFollowing {
   follow: Follow;
   /** Hears each new decision once (metrics). */
   onDecision?: (table: string, entry: DriftEntry) => void;
+  /** Whether a failed ALTER may pass (a lost connection): then the batch is retried, not reported. */
+  retriable?: (error: unknown) => boolean;
 }
 
 export class TargetTables {
@@ -54,7 +56,8 @@ export class TargetTables {
   async shapeFor(mapping: TableMapping, columns: Column[], key: string[]): Promise<TableShape> {
     const name: QualifiedName = mapping.table;
     const id = `${name.schema}.${name.name}`;
-    let shape = this.shapes.get(id) ?? (await this.target.describe(name));
+    const cached = this.shapes.get(id);
+    let shape = cached ?? (await this.target.describe(name));
     if (!shape) {
       const creatable = columns.filter((c) => identifier.test(c.name));
       this.log.info(
@@ -73,6 +76,8 @@ export class TargetTables {
     const planned = this.planned.get(id) ?? new WeakSet();
     this.planned.set(id, planned);
     if (columns.length > 0 && !planned.has(columns)) {
+      // A new event schema is compared with the table as it is now, not as cached.
+      if (cached) shape = (await this.target.describe(name)) ?? shape;
       shape = await this.follow(mapping, id, shape, columns, key);
       planned.add(columns);
     }
@@ -115,18 +120,18 @@ export class TargetTables {
     });
     let current = shape;
     if (plan.changes.length > 0) {
-      try {
-        await this.target.alterColumns(
-          name,
-          plan.changes,
-          this.overlay ? overlayNames(name).copy : undefined,
-        );
-      } catch (error) {
-        // The table stays as it was: its writes fail or are skipped as without following.
-        this.log.error({ table: id, err: error }, "could not follow production's schema change");
-        for (const e of plan.entries.slice(0, plan.changes.length)) {
-          e.action = "failed";
-          e.detail = `${e.detail}; refused: ${error instanceof Error ? error.message : String(error)}`;
+      const copy = this.overlay ? overlayNames(name).copy : undefined;
+      // One change at a time: a refused one is reported alone, the others are still made.
+      for (const [i, change] of plan.changes.entries()) {
+        try {
+          await this.target.alterColumns(name, [change], copy);
+        } catch (error) {
+          // A lost connection is retried with the batch; a refusal is drift, and apply goes on.
+          if (this.schema.retriable?.(error)) throw error;
+          this.log.error({ table: id, err: error }, "could not follow production's schema change");
+          const entry = plan.entries[i]!;
+          entry.action = "failed";
+          entry.detail = `${entry.detail}; refused: ${error instanceof Error ? error.message : String(error)}`;
         }
       }
       current = (await this.target.describe(name)) ?? shape;

@@ -219,16 +219,38 @@ test("a table entry's schema.follow none overrides the top-level safe", async ()
   assert.ok(!target.schemaCalls.some((c) => c.startsWith("alterColumns")));
 });
 
-test("a refused ALTER is reported as failed, not thrown", async () => {
+test("a refused ALTER is reported as failed, not thrown; the other changes are still made", async () => {
+  const target = new FakeTarget();
+  target.defineTable(table, { id: "integer", i: "integer", j: "integer" }, ["id"]);
+  const tables = new TargetTables(target, log);
+  const before = [col("id", "int32"), col("i", "int32"), col("j", "int32")];
+  await tables.shapeFor(mapping(), before, ["id"]);
+  target.failAlter = (changes) =>
+    changes.some((c) => c.op === "widen" && c.column === "i") ? new Error("a view depends on it") : undefined;
+  const shape = await tables.shapeFor(
+    mapping(),
+    [col("id", "int32"), col("i", "int64"), col("j", "int64")],
+    ["id"],
+  );
+  const entries = Object.fromEntries(tables.driftReport()["public.t"]!.map((e) => [e.column, e]));
+  assert.equal(entries.i!.action, "failed");
+  assert.match(entries.i!.detail, /a view depends on it/);
+  assert.equal(entries.j!.action, "widened");
+  assert.equal(shape.columns.get("j")!.sqlType, "bigint");
+});
+
+test("a lost connection during an ALTER is thrown for the batch to retry, and decided again then", async () => {
   const target = new FakeTarget();
   target.defineTable(table, { id: "integer", i: "integer" }, ["id"]);
-  const tables = new TargetTables(target, log);
+  const lost = new Error("connection terminated");
+  const tables = new TargetTables(target, log, undefined, { follow: "safe", retriable: (e) => e === lost });
   await tables.shapeFor(mapping(), [col("id", "int32"), col("i", "int32")], ["id"]);
-  target.failAlter = () => new Error("a view depends on it");
-  await tables.shapeFor(mapping(), [col("id", "int32"), col("i", "int64")], ["id"]);
-  const entry = tables.driftReport()["public.t"]![0]!;
-  assert.equal(entry.action, "failed");
-  assert.match(entry.detail, /a view depends on it/);
+  const wider = [col("id", "int32"), col("i", "int64")];
+  target.failAlter = () => lost;
+  await assert.rejects(tables.shapeFor(mapping(), wider, ["id"]), (e) => e === lost);
+  target.failAlter = () => undefined;
+  const shape = await tables.shapeFor(mapping(), wider, ["id"]);
+  assert.equal(shape.columns.get("i")!.sqlType, "bigint");
 });
 
 test("type texts of both dialects parse, widen and render", () => {
