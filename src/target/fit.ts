@@ -15,6 +15,7 @@ import { type Dialect, parseSqlType, type TypeShape } from "./type-shape.ts";
 type Check = (value: Value, type: ColumnType | undefined) => string | undefined;
 
 const decimalText = /^-?(\d*)(?:\.(\d*))?$/;
+const integerText = /^-?\d{1,40}$/;
 
 /** The shortest decimal text of a float32, as a float column renders it. */
 function float32Text(value: number): string {
@@ -42,8 +43,13 @@ function checkFor(shape: TypeShape): Check | undefined {
       const max = shape.unsigned ? (1n << bits) - 1n : (1n << (bits - 1n)) - 1n;
       const [nmin, nmax] = [Number(min), Number(max)];
       return (value) => {
-        if (typeof value === "number")
+        if (typeof value === "number") {
+          if (!Number.isInteger(value))
+            return Number.isFinite(value) ? `${value} would be rounded` : undefined;
           return value < nmin || value > nmax ? `${value} is out of range` : undefined;
+        }
+        // BIGINT UNSIGNED (bigint.unsigned.handling.mode precise) and integers as decimals arrive as text.
+        if (typeof value === "string" && integerText.test(value)) value = BigInt(value);
         if (typeof value === "bigint")
           return value < min || value > max ? `${value} is out of range` : undefined;
         return undefined;
@@ -63,7 +69,9 @@ function checkFor(shape: TypeShape): Check | undefined {
       if (shape.precision === undefined) return undefined;
       const { precision, scale } = shape;
       const whole = precision - scale;
-      return (value) => {
+      return (raw) => {
+        // decimal.handling.mode double sends numbers: their shortest text is what would be stored.
+        const value = typeof raw === "number" && Number.isFinite(raw) ? String(raw) : raw;
         if (typeof value !== "string") return undefined;
         // Most values fit at a glance: no more digits on either side of the point than the column's.
         const dot = value.indexOf(".");

@@ -115,7 +115,8 @@ async function setUp(engine: Engine, follow: "safe" | "none") {
   for (const sql of [prod, shadow]) await sql.query(ddl(engine).create(table));
   for (let id = 1; id <= 3; id++)
     await prod.query(`INSERT INTO ${table} (id, i, v, n, d) VALUES (${id}, ${id}, 'v${id}', ${id}.5, ${id})`);
-  await waitForTopic(kafkaClient(engine.brokers), engine.topic(table));
+  // Connect can be slow to create a topic on a loaded machine.
+  await waitForTopic(kafkaClient(engine.brokers), engine.topic(table), 120_000);
   return { table, group, prod, shadow };
 }
 
@@ -124,7 +125,7 @@ async function followSafe(engine: Engine) {
   const yaml = config(engine, table, group, "safe");
   let owned: number[] = [];
   const equal = (running: Running, what: string) =>
-    eventually(what, () => sameRows(engine, prod, shadow, table, owned), 60_000, running);
+    eventually(what, () => sameRows(engine, prod, shadow, table, owned), 90_000, running);
   let running = await startMaterializer(yaml);
   try {
     await equal(running, "initial rows");
@@ -174,7 +175,7 @@ async function followNone(engine: Engine) {
   const { table, group, prod, shadow } = await setUp(engine, "none");
   const running = await startMaterializer(config(engine, table, group, "none"));
   try {
-    await eventually("initial rows", () => sameRows(engine, prod, shadow, table), 60_000, running);
+    await eventually("initial rows", () => sameRows(engine, prod, shadow, table), 90_000, running);
     for (const sql of ddl(engine).widen(table)) await prod.query(sql);
     await prod.query(`INSERT INTO ${table} (id, i, v, n, d) VALUES (5, 3000000000, 'v5', 5.5, 5)`);
     await prod.query(`INSERT INTO ${table} (id, i, v, n, d) VALUES (6, 6, '${"x".repeat(50)}', 6.5, 6)`);
@@ -187,7 +188,7 @@ async function followNone(engine: Engine) {
         (await shadow.query(`SELECT id FROM ${table} WHERE id = ${p}`, [8])).rows.length === 1
           ? true
           : "no row 8",
-      60_000,
+      90_000,
       running,
     );
     const letters = await deadLetters(shadow, engine, group);

@@ -306,6 +306,10 @@ test("a value the column would round, truncate or clamp is refused; one it holds
   altered(write({ i: "int(11)" }, {}, { id: 1, i: 3_000_000_000 }));
   altered(write({ i: "bigint(20)" }, {}, { id: 1, i: 2n ** 63n }));
   assertStoredAsSent(write({ i: "bigint(20) unsigned" }, {}, { id: 1, i: 2n ** 63n }), "mysql");
+  altered(write({ i: "bigint(20)" }, {}, { id: 1, i: "18446744073709551615" }), "mysql");
+  altered(write({ i: "int(11)" }, {}, { id: 1, i: 1.5 }));
+  altered(write({ n: "decimal(6,2)" }, {}, { id: 1, n: 1.2345 }));
+  assertStoredAsSent(write({ n: "decimal(6,2)" }, {}, { id: 1, n: 0.3 }), "mysql");
   altered(write({ v: "varchar(3)" }, {}, { id: 1, v: "abcd" }));
   assertStoredAsSent(write({ v: "varchar(3)" }, {}, { id: 1, v: "éé😀" }), "mysql");
   altered(write({ t: "datetime(3)" }, {}, { id: 1, t: "2024-01-01T00:00:00.123456" }));
