@@ -113,6 +113,11 @@ export const errorCodes = {
     summary: "a table or column the write needs does not exist or cannot be changed",
   },
   TARGET_PRIVILEGE: { retriable: false, summary: "the target user lacks a privilege shadowdb needs" },
+  TARGET_VALUE_ALTERED: {
+    retriable: false,
+    summary:
+      "the target column would round, truncate or clamp the value (a narrower type than production's); refused, not stored changed",
+  },
   TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
 
   // Dead letters (src/run/apply.ts): what happens when the dead-letter store refuses a letter.

@@ -14,7 +14,7 @@ export interface RuleContext {
   /** The connector's engine, from its class; undefined for a class shadowdb does not know. */
   engine: SourceEngine | undefined;
   /** shadowdb's own settings that decide what some connector settings must be. */
-  shadowdb: Pick<Config, "apply" | "decode">;
+  shadowdb: Pick<Config, "apply" | "decode" | "schema" | "tables">;
   /** All of the connector's settings, for rules that read a second one. */
   settings: Readonly<Record<string, string>>;
 }
@@ -40,6 +40,10 @@ const list = (value: string | undefined) =>
     .split(",")
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== "");
+
+/** Whether schema.follow is safe anywhere: at the top or in a table entry. */
+const following = (ctx: RuleContext) =>
+  ctx.shadowdb.schema.follow === "safe" || ctx.shadowdb.tables.some((t) => t.schema?.follow === "safe");
 
 const converterRule = (setting: string): ConnectorRule => ({
   setting,
@@ -69,13 +73,14 @@ export const connectorRules: readonly ConnectorRule[] = [
   },
   {
     setting: "column.propagate.source.type",
-    expected: () => "the binary columns (e.g. .*), with binary.handling.mode base64 or hex",
+    expected: () => "every column (.*), or datatype.propagate.source.type",
     judge: (value, ctx) => {
-      if ((ctx.settings["binary.handling.mode"] ?? "bytes") === "bytes") return undefined;
       // datatype.propagate.source.type does the same by type name.
-      return value || ctx.settings["datatype.propagate.source.type"] ? "ok" : "warn";
+      if (value || ctx.settings["datatype.propagate.source.type"]) return "ok";
+      const binary = (ctx.settings["binary.handling.mode"] ?? "bytes") !== "bytes";
+      return binary || following(ctx) ? "warn" : undefined;
     },
-    why: "with base64 or hex a binary column arrives as a string; only its propagated source type tells it from text, otherwise its text is written instead of its bytes",
+    why: "schema following (docs/schema.md) learns varchar/char lengths, numeric precision and scale and fraction digits from the source type only: without it production's wider columns are not followed and their values are dead-lettered (TARGET_VALUE_ALTERED), and added columns get generic types. With base64 or hex, only the source type tells a binary column from text",
     fix: () => '"column.propagate.source.type": ".*" on the connector',
   },
   {

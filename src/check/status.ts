@@ -8,7 +8,8 @@ import type { Admin } from "kafkajs";
 import { type Config, redactUrl, resolveTable } from "../config/index.ts";
 import { overlaidTables } from "../overlay/admin.ts";
 import { overlayNames } from "../overlay/names.ts";
-import type { Position, QualifiedName } from "../target/dialect.ts";
+import { type DriftEntry, recordedDrift } from "../run/drift.ts";
+import type { Position, QualifiedName, Target } from "../target/dialect.ts";
 import type { DialectModule } from "../target/load.ts";
 
 export interface PartitionStatus {
@@ -32,11 +33,18 @@ export type DeadLetterStatus =
   | { store: "table"; table: string; stored: number }
   | { store: "topic"; topic: string; outbox: number; onTopic: number | null };
 
+/** A table whose shadow lacks or narrows columns production has (as shadowdb last recorded them). */
+export interface DriftStatus {
+  table: string;
+  columns: DriftEntry[];
+}
+
 export interface TargetStatus {
   target: string;
   positions: Position[];
   overlays: OverlayStatus[];
   deadLetters: DeadLetterStatus;
+  drift: DriftStatus[];
 }
 
 /** The outbox the topic store is fed from (src/run/create.ts names it the same). */
@@ -64,10 +72,32 @@ export async function readTargetStatus(config: Config, dialect: DialectModule): 
       letters.kind === "table"
         ? { store: "table", table: `${letters.table.schema}.${letters.table.name}`, stored }
         : { store: "topic", topic: letters.topic, outbox: stored, onTopic: null };
-    return { target: redactUrl(config.target.url), positions, overlays, deadLetters };
+    const drift = await readDrift(config, target, positions);
+    return { target: redactUrl(config.target.url), positions, overlays, deadLetters, drift };
   } finally {
     await target.close();
   }
+}
+
+/** Drift of the tables the stored positions' topics map to (docs/schema.md). */
+async function readDrift(config: Config, target: Target, positions: Position[]): Promise<DriftStatus[]> {
+  const tables = new Map<string, QualifiedName>();
+  for (const p of positions) {
+    try {
+      const table = resolveTable(config, p.topic)?.table;
+      if (table) tables.set(`${table.schema}.${table.name}`, table);
+    } catch {
+      // A topic the config no longer maps well: the partitions list shows it.
+    }
+  }
+  const drift: DriftStatus[] = [];
+  for (const [id, table] of [...tables].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const known = await target.knownColumns(table).catch(() => undefined);
+    const shape = known && (await target.describe(table));
+    const columns = known && shape ? recordedDrift(known, shape, target.dialect) : [];
+    if (columns.length > 0) drift.push({ table: id, columns });
+  }
+  return drift;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `shadowdb status --config F [--format text|json]`: per partition the stored position against
- * the end offset (lag), per installed overlay its owned and hidden keys, and the dead letters
- * kept; read from the target and Kafka, no running instance needed. Exit 0 when everything was
+ * the end offset (lag), per installed overlay its owned and hidden keys, the dead letters kept,
+ * and the schema drift of the applied tables (production's recorded columns against the shadow's); read from the target and Kafka, no running instance needed. Exit 0 when everything was
  * read, 2 when the config, the target or Kafka fails.
  */
 import { parseArgs } from "node:util";
@@ -98,5 +98,19 @@ function statusText(r: StatusReport): string {
     letters.store === "table"
       ? `dead letters: ${letters.stored} in table ${letters.table}`
       : `dead letters: ${letters.onTopic === null ? `no topic ${letters.topic} yet` : `${letters.onTopic} on topic ${letters.topic}`}, ${letters.outbox} waiting in the outbox`,
+    "",
+    alignedTable(
+      ["DRIFT", "COLUMN", "PRODUCTION", "SHADOW", "WHAT"],
+      r.drift.flatMap((d) =>
+        d.columns.map((c) => [
+          d.table,
+          c.column,
+          dash(c.production ?? null),
+          dash(c.shadow ?? null),
+          c.detail,
+        ]),
+      ),
+    ),
+    `${r.drift.length} table(s) with schema drift (docs/schema.md)`,
   ].join("\n");
 }

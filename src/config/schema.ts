@@ -154,6 +154,10 @@ const seed = section({ source: section({ url: nonEmpty }) });
 // back and is applied again after restart). Kubernetes' default grace period is 30 s.
 const shutdown = section({ timeoutMs: integer(0).default(10_000) });
 
+// Schema following (docs/schema.md): safe adds production's new columns, widens types and relaxes
+// NOT NULL of columns production stopped sending; none only reports them as drift.
+const schemaPolicy = section({ follow: z.enum(["safe", "none"]).default("safe") });
+
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const configSchema = section({
@@ -170,6 +174,7 @@ export const configSchema = section({
   seed: optional(seed),
   shutdown: defaulted(shutdown),
   log: defaulted(section({ level: z.enum(logLevels).default("info") })),
+  schema: defaulted(schemaPolicy),
 })
   .check(z.superRefine(checkAcrossKeys, { when: () => true }))
   .transform(({ deadLetter, ...config }) => ({

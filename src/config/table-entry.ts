@@ -40,6 +40,7 @@ export const tableEntrySchema = section({
     }),
   ),
   diff: defaulted(section({ ignore: columnList.default([]) })),
+  schema: section({ follow: z.enum(["safe", "none"]).optional() }).optional(),
 }).check(z.superRefine(checkEntry, { when: () => true }));
 
 export type TableEntry = z.output<typeof tableEntrySchema>;

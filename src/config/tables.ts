@@ -21,6 +21,8 @@ export interface TableMapping {
     readonly mask: Readonly<Record<string, MaskRule>>;
   };
   readonly diff: { readonly ignore: readonly string[] };
+  /** This table's schema.follow, when the entry overrides the top-level one. */
+  readonly schemaFollow?: "safe" | "none";
 }
 
 interface PatternRoute {
@@ -104,6 +106,7 @@ function mappingOf(spec: TableEntry, entry: number, table: TableName): TableMapp
     ...(spec.key === undefined ? {} : { key: spec.key }),
     columns: spec.columns,
     diff: spec.diff,
+    ...(spec.schema?.follow === undefined ? {} : { schemaFollow: spec.schema.follow }),
   };
 }
 

@@ -3,7 +3,7 @@
  * decoder (what each value becomes). Compiled once per distinct schema and cached with it.
  */
 import { ShadowdbError } from "../errors.ts";
-import type { DecodeContext } from "./context.ts";
+import { DecodeContext } from "./context.ts";
 import { decimalFromBase64, decimalFromNumberText, scaled, twosComplement } from "./numeric.ts";
 import type { ConnectSchema } from "./schema.ts";
 import { dateFromEpochDays, durationFromMicros, localDateTime, timeOfDay, type Unit } from "./temporal.ts";
@@ -63,6 +63,8 @@ export interface ColumnType {
   fields?: Column[];
   /** From `column.propagate.source.type`: the source's own type name, length and scale. */
   source?: { type?: string; length?: number; scale?: number };
+  /** The source column's default, decoded as a value of this type (absent: none, or not decodable). */
+  default?: Value;
 }
 
 export interface Column {
@@ -207,6 +209,13 @@ function withPlaceholderString(decode: Decoder): Decoder {
 export function compileField(schema: ConnectSchema, field: string): CompiledField {
   const { type, decode } = compileType(schema, field);
   const optional = schema.optional;
+  if (schema.default !== undefined) {
+    // Decoded once with the schema, like any value; a default that does not decode is left out.
+    try {
+      const value = decode(schema.default, new DecodeContext(JSON.stringify(schema.default), "bytes"), field);
+      if (value !== UNCHANGED) type.default = value;
+    } catch {}
+  }
   return {
     name: field,
     type,

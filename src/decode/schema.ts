@@ -29,6 +29,8 @@ export interface ConnectSchema {
   items?: ConnectSchema;
   keys?: ConnectSchema;
   values?: ConnectSchema;
+  /** The column's default as the connector encodes a value of this schema (absent: none). */
+  default?: unknown;
 }
 
 const types = new Set<string>([
@@ -61,6 +63,7 @@ export function parseSchema(raw: unknown, path = ""): ConnectSchema {
   }
   if (typeof s.version === "number") schema.version = s.version;
   if (typeof s.field === "string") schema.field = s.field;
+  if (s.default !== undefined && s.default !== null) schema.default = s.default;
   if (s.parameters !== undefined && s.parameters !== null) {
     if (typeof s.parameters !== "object") bad(path, "parameters must be an object");
     schema.parameters = s.parameters as Record<string, string>;

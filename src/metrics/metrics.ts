@@ -89,6 +89,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly schemaDecisions = new Counter({
+    name: "shadowdb_schema_decisions_total",
+    help: "Schema following's decisions (docs/schema.md), per table and action: added, widened, relaxed (followed), kept (the shadow's own change), drift (not followed), failed (the ALTER was refused).",
+    labelNames: ["table", "action"] as const,
+    registers: [this.registry],
+  });
+
   readonly ready = new Gauge({
     name: "shadowdb_ready",
     help: "1 when /readyz answers 200: connected, snapshot loaded, lag under the limit.",

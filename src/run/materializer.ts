@@ -143,6 +143,11 @@ export class Materializer {
       target,
       options.log,
       enabled ? { idHeadroom: BigInt(idHeadroom) } : undefined,
+      {
+        follow: config.schema.follow,
+        onDecision: (table, e) => options.metrics?.schemaDecisions.inc({ table, action: e.action }),
+        retriable: (error) => classify(error).retriable,
+      },
     );
     this.ctx = {
       target,
@@ -200,6 +205,7 @@ export class Materializer {
       heldForTransactions: this.source?.size ?? 0,
       partitions: this.health.snapshot(),
       idHeadroom: Object.fromEntries(this.tables.idHeadroom),
+      drift: this.tables.driftReport(),
     };
   }
 

@@ -1,23 +1,40 @@
 /**
  * Target tables as the apply step needs them: looked up once, created from the event schema when
- * missing. A column the events start to carry later (the source table grew) is added; a column the
- * target lacks from the start is skipped and reported, never restored: the shadow may run a newer
- * migration that dropped or renamed it. Nothing is ever dropped.
+ * missing, and following production's schema changes (docs/schema.md, decisions in drift.ts):
+ * each distinct event schema is compared with the table as the database describes it and with
+ * production's columns as last recorded in the target (shadowdb_columns), so that a restart
+ * changes nothing. Nothing is ever dropped, and columns only the shadow has are never touched.
  */
 import type { TableMapping } from "../config/index.ts";
 import type { Column } from "../decode/index.ts";
 import type { Logger } from "../log.ts";
 import { overlayNames } from "../overlay/names.ts";
 import type { IdHeadroom, QualifiedName, TableShape, Target } from "../target/dialect.ts";
+import { mysqlType } from "../target/mysql/types.ts";
+import { postgresType } from "../target/postgres/types.ts";
+import { type DriftEntry, type Follow, planSchema, productionType } from "./drift.ts";
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
+export interface SchemaFollowing {
+  /** The top-level schema.follow; a table entry's own overrides it. */
+  follow: Follow;
+  /** Hears each new decision once (metrics). */
+  onDecision?: (table: string, entry: DriftEntry) => void;
+  /** Whether a failed ALTER may pass (a lost connection): then the batch is retried, not reported. */
+  retriable?: (error: unknown) => boolean;
+}
+
 export class TargetTables {
   private readonly shapes = new Map<string, TableShape>();
-  /** The event columns seen when each table was first resolved. */
-  private readonly firstSeen = new Map<string, Set<string>>();
+  /** Event schemas (the mapper's one columns array per schema) already compared, per table. */
+  private planned = new Map<string, WeakSet<Column[]>>();
+  /** Production's columns as recorded in the target, per table (undefined: none recorded). */
+  private readonly known = new Map<string, Map<string, string> | undefined>();
   /** Event columns the target lacks and shadowdb does not add, per table, reported once each. */
   readonly skipped = new Map<string, Set<string>>();
+  /** Schema following's latest decision per table and column: drift, for status. */
+  readonly drift = new Map<string, Map<string, DriftEntry>>();
   /** Tables whose overlay is installed for their current columns. */
   private readonly overlaid = new Set<string>();
   /** Every table whose overlay this process installed, for the periodic id check. */
@@ -33,12 +50,14 @@ export class TargetTables {
      * keep the shadow's own ids `idHeadroom` above production's.
      */
     private readonly overlay?: { idHeadroom: bigint },
+    private readonly schema: SchemaFollowing = { follow: "safe" },
   ) {}
 
   async shapeFor(mapping: TableMapping, columns: Column[], key: string[]): Promise<TableShape> {
     const name: QualifiedName = mapping.table;
     const id = `${name.schema}.${name.name}`;
-    let shape = this.shapes.get(id) ?? (await this.target.describe(name));
+    const cached = this.shapes.get(id);
+    let shape = cached ?? (await this.target.describe(name));
     if (!shape) {
       const creatable = columns.filter((c) => identifier.test(c.name));
       this.log.info(
@@ -46,25 +65,25 @@ export class TargetTables {
         "creating the target table from the event schema",
       );
       await this.target.createTable(name, creatable, key);
+      const dialect = this.target.dialect;
+      await this.record(
+        id,
+        name,
+        creatable.map((c) => ({ name: c.name, type: productionType(c, dialect) })),
+      );
       shape = (await this.target.describe(name))!;
     }
-    const first = this.firstSeen.get(id) ?? new Set(columns.map((c) => c.name));
-    this.firstSeen.set(id, first);
-    const grown = columns.filter((c) => !shape!.columns.has(c.name) && !first.has(c.name));
-    if (grown.length > 0) {
-      const addable = grown.filter((c) => identifier.test(c.name));
-      if (addable.length > 0) {
-        this.log.info({ table: id, columns: addable.map((c) => c.name) }, "adding columns the events carry");
-        await this.target.addColumns(name, addable);
-        shape = (await this.target.describe(name))!;
-        this.overlaid.delete(id);
-      }
+    const planned = this.planned.get(id) ?? new WeakSet();
+    this.planned.set(id, planned);
+    if (columns.length > 0 && !planned.has(columns)) {
+      // A new event schema is compared with the table as it is now, not as cached.
+      if (cached) shape = (await this.target.describe(name)) ?? shape;
+      shape = await this.follow(mapping, id, shape, columns, key);
+      planned.add(columns);
     }
     for (const c of columns) {
       if (shape.columns.has(c.name)) continue;
       const seen = this.skipped.get(id) ?? new Set();
-      if (!seen.has(c.name))
-        this.log.warn({ table: id, column: c.name }, "event column has no target column; skipped");
       seen.add(c.name);
       this.skipped.set(id, seen);
     }
@@ -76,6 +95,83 @@ export class TargetTables {
     }
     this.shapes.set(id, shape);
     return shape;
+  }
+
+  /** Compares one event schema with the table and production's record; alters, records, reports. */
+  private async follow(
+    mapping: TableMapping,
+    id: string,
+    shape: TableShape,
+    columns: Column[],
+    key: string[],
+  ): Promise<TableShape> {
+    const name = mapping.table;
+    const dialect = this.target.dialect;
+    if (!this.known.has(id)) this.known.set(id, await this.target.knownColumns(name));
+    const known = this.known.get(id);
+    const plan = planSchema({
+      columns,
+      key,
+      shape,
+      known,
+      follow: mapping.schemaFollow ?? this.schema.follow,
+      dialect,
+      fallbackType: (c) => (dialect === "postgres" ? postgresType(c.type) : mysqlType(c.type, false)),
+    });
+    let current = shape;
+    if (plan.changes.length > 0) {
+      const copy = this.overlay ? overlayNames(name).copy : undefined;
+      // One change at a time: a refused one is reported alone, the others are still made.
+      for (const [i, change] of plan.changes.entries()) {
+        try {
+          await this.target.alterColumns(name, [change], copy);
+        } catch (error) {
+          // A lost connection is retried with the batch; a refusal is drift, and apply goes on.
+          if (this.schema.retriable?.(error)) throw error;
+          this.log.error({ table: id, err: error }, "could not follow production's schema change");
+          const entry = plan.entries[i]!;
+          entry.action = "failed";
+          entry.detail = `${entry.detail}; refused: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      }
+      current = (await this.target.describe(name)) ?? shape;
+      this.overlaid.delete(id);
+    }
+    for (const e of plan.entries) this.report(id, e);
+    const changed = plan.record.filter((c) => known?.get(c.name) !== c.type);
+    if (known === undefined || changed.length > 0)
+      await this.record(id, name, known === undefined ? plan.record : changed);
+    return current;
+  }
+
+  private async record(id: string, name: QualifiedName, columns: { name: string; type: string }[]) {
+    await this.target.recordColumns(name, columns);
+    const known = this.known.get(id) ?? new Map<string, string>();
+    for (const c of columns) known.set(c.name, c.type);
+    this.known.set(id, known);
+  }
+
+  /** Drift per table, for status: each column's latest decision. */
+  driftReport(): Record<string, DriftEntry[]> {
+    const report: Record<string, DriftEntry[]> = {};
+    for (const [table, entries] of this.drift) report[table] = [...entries.values()];
+    return report;
+  }
+
+  /** Logs and counts a decision the first time it is made for the column. */
+  private report(id: string, entry: DriftEntry): void {
+    const table = this.drift.get(id) ?? new Map<string, DriftEntry>();
+    this.drift.set(id, table);
+    const before = table.get(entry.column);
+    table.set(entry.column, entry);
+    if (before && before.action === entry.action && before.detail === entry.detail) return;
+    const fields = { table: id, ...entry };
+    if (entry.action === "added" || entry.action === "widened" || entry.action === "relaxed")
+      this.log.info(fields, "followed production's schema change");
+    else if (entry.action === "kept")
+      this.log.warn(fields, "event column has no target column, or production dropped one; kept as it is");
+    else this.log.warn(fields, "production's schema differs from the shadow's; not followed");
+    this.schema.onDecision?.(id, entry);
   }
 
   /**
@@ -100,6 +196,8 @@ export class TargetTables {
   /** After a schema error the cached shape may be stale: look the table up again next time. */
   forget(): void {
     this.shapes.clear();
+    // The table may have changed: each event schema is compared with it again.
+    this.planned.clear();
     // The shadow's migration may have changed the table: the overlay's copy follows on reinstall.
     this.overlaid.clear();
   }

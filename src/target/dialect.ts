@@ -24,7 +24,24 @@ export interface TargetColumn {
   /** The database's own type text (format_type / COLUMN_TYPE), used to cast parameters. */
   sqlType: string;
   nullable: boolean;
+  /** Whether the column has a default (absent: not known, taken as having one). */
+  hasDefault?: boolean;
 }
+
+/** A column as production had it when shadowdb last saw it: its name and type, as text. */
+export interface KnownColumn {
+  name: string;
+  type: string;
+}
+
+/** One change schema following makes to a shadow table (and to its overlay copy). */
+export type ColumnChange =
+  /** A column production added: its type, its default (filling existing rows), NOT NULL with a default. */
+  | { op: "add"; column: Column; sqlType: string }
+  /** A column production widened: the shadow's type becomes `sqlType`, nothing else changes. */
+  | { op: "widen"; column: string; sqlType: string }
+  /** A column production no longer sends: NOT NULL is dropped so that rows can still be written. */
+  | { op: "relax"; column: string };
 
 export interface Position {
   topic: string;
@@ -157,6 +174,15 @@ export interface Target {
   describe(name: QualifiedName): Promise<TableShape | undefined>;
   createTable(name: QualifiedName, columns: Column[], primaryKey: string[]): Promise<void>;
   addColumns(name: QualifiedName, columns: Column[]): Promise<void>;
+  /** Production's columns as last recorded for a table (shadowdb_columns); undefined: never recorded. */
+  knownColumns(name: QualifiedName): Promise<Map<string, string> | undefined>;
+  /** Records (adds or updates) production's columns of a table; never removes one. */
+  recordColumns(name: QualifiedName, columns: KnownColumn[]): Promise<void>;
+  /**
+   * Makes schema following's changes to a table, and the same adds and widenings to `copy` (its
+   * overlay's production copy) when that exists. Each change is one statement, in order.
+   */
+  alterColumns(name: QualifiedName, changes: ColumnChange[], copy?: QualifiedName): Promise<void>;
   readPositions(groupId: string): Promise<Position[]>;
   /** The oldest stored dead letters of a group (the outbox of a topic store), at most `limit`. */
   storedDeadLetters(groupId: string, limit: number): Promise<StoredDeadLetter[]>;

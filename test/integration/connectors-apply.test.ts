@@ -284,6 +284,8 @@ test("connectors/mysql.json passes shadowdb check's rules and is a config Connec
       shadowdb: {
         apply: { ...apply, batchSize: 1, transactionTimeoutMs: 1000 },
         decode: { maxRecordBytes: 1, binaryHandlingMode: "bytes" },
+        schema: { follow: "safe" },
+        tables: [],
       },
       settings: { ...spec.config, "topic.prefix": "p" },
     });

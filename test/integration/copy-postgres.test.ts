@@ -401,7 +401,8 @@ test("a value too long for the shadow's column is refused by both paths, never c
     for (const [i, target] of [viaUnnest, viaCopy].entries()) {
       await assert.rejects(
         apply(target, names[i]!, { changes: [{ kind: "upsert", keyId: "2", row }], types }),
-        (error: { code?: string }) => ["22001", "22026"].includes(error.code ?? ""),
+        // varchar and char are refused before the write (src/target/fit.ts), bits and arrays by PostgreSQL.
+        (error: { code?: string }) => ["22001", "22026", "TARGET_VALUE_ALTERED"].includes(error.code ?? ""),
         `${column} through ${i === 0 ? "unnest" : "COPY"}`,
       );
     }

@@ -11,8 +11,10 @@ import type { Row } from "../../src/decode/values.ts";
 import { errorCodes } from "../../src/errors.ts";
 import type {
   ClassifiedError,
+  ColumnChange,
   DeadLetter,
   IdHeadroom,
+  KnownColumn,
   OverlayNames,
   OverlaySize,
   Position,
@@ -87,6 +89,8 @@ export class FakeTarget implements Target {
   private letterIds = 0;
   /** Return an error to make that operation throw it (the transaction then rolls back). */
   failOn: (operation: Operation) => unknown = () => undefined;
+  /** Return an error to make alterColumns throw it. */
+  failAlter: (changes: ColumnChange[]) => unknown = () => undefined;
 
   /** A table as if created by a migration (not through shadowdb). */
   defineTable(name: QualifiedName, columns: Record<string, string>, primaryKey: string[]): void {
@@ -157,6 +161,47 @@ export class FakeTarget implements Target {
     const shape = this.state.shapes.get(tableId(name))!;
     const all = new Map(shape.columns);
     for (const c of columns) all.set(c.name, { name: c.name, sqlType: c.type.kind, nullable: true });
+    this.state.shapes.set(tableId(name), { ...shape, columns: all });
+  }
+
+  /** Production's columns as recorded (shadowdb_columns), per table. */
+  readonly known = new Map<string, Map<string, string>>();
+
+  async knownColumns(name: QualifiedName): Promise<Map<string, string> | undefined> {
+    const known = this.known.get(tableId(name));
+    return known && new Map(known);
+  }
+
+  async recordColumns(name: QualifiedName, columns: KnownColumn[]): Promise<void> {
+    const known = this.known.get(tableId(name)) ?? new Map<string, string>();
+    for (const c of columns) known.set(c.name, c.type);
+    this.known.set(tableId(name), known);
+  }
+
+  async alterColumns(name: QualifiedName, changes: ColumnChange[]): Promise<void> {
+    const text = changes.map((c) =>
+      c.op === "add"
+        ? `add ${c.column.name} ${c.sqlType}`
+        : c.op === "widen"
+          ? `widen ${c.column} ${c.sqlType}`
+          : `relax ${c.column}`,
+    );
+    this.schemaCalls.push(`alterColumns ${tableId(name)} (${text.join(", ")})`);
+    const failure = this.failAlter(changes);
+    if (failure) throw failure;
+    const shape = this.state.shapes.get(tableId(name))!;
+    const all = new Map(shape.columns);
+    for (const c of changes) {
+      if (c.op === "add")
+        all.set(c.column.name, {
+          name: c.column.name,
+          sqlType: c.sqlType,
+          nullable: c.column.type.optional || c.column.type.default === undefined,
+          hasDefault: c.column.type.default !== undefined,
+        });
+      else if (c.op === "widen") all.set(c.column, { ...all.get(c.column)!, sqlType: c.sqlType });
+      else all.set(c.column, { ...all.get(c.column)!, nullable: true });
+    }
     this.state.shapes.set(tableId(name), { ...shape, columns: all });
   }
 

@@ -49,6 +49,7 @@ test("every key of the schema is listed with its type, default and required-ness
       "seed",
       "shutdown",
       "log",
+      "schema",
     ],
   );
   const brokers = keys.get("kafka.brokers")!;

@@ -42,6 +42,7 @@ const good: Record<string, string> = {
   "value.converter": JSON_CONVERTER,
   "value.converter.schemas.enable": "true",
   "snapshot.mode": "initial",
+  "column.propagate.source.type": ".*",
 };
 
 function judged(settings: Record<string, string>, config = shadowdb()): Map<string, RuleVerdict> {
@@ -99,7 +100,7 @@ test("skipped.operations: absent means Debezium's default t, which skips truncat
 
 test("binary.handling.mode must be what decode.binaryHandlingMode reads", () => {
   assert.equal(statusOf(good, "binary.handling.mode"), "ok", "both default to bytes");
-  const hex = { ...good, "binary.handling.mode": "hex" };
+  const hex = { ...without("column.propagate.source.type"), "binary.handling.mode": "hex" };
   const verdict = judged(hex).get("binary.handling.mode")!;
   assert.equal(verdict.status, "fail");
   assert.match(verdict.fix, /decode\.binaryHandlingMode: hex/);
@@ -112,7 +113,24 @@ test("binary.handling.mode must be what decode.binaryHandlingMode reads", () => 
     statusOf({ ...hex, "column.propagate.source.type": ".*" }, "column.propagate.source.type", config),
     "ok",
   );
-  assert.equal(judged(good).get("column.propagate.source.type"), undefined, "not asked for with bytes");
+  const bare = without("column.propagate.source.type");
+  const none = shadowdb({ schema: { follow: "none" } });
+  assert.equal(
+    judged(bare, none).get("column.propagate.source.type"),
+    undefined,
+    "not asked for: bytes, follow none",
+  );
+  // Schema following learns lengths, scales and fraction digits from the source type.
+  assert.equal(statusOf(bare, "column.propagate.source.type"), "warn");
+  assert.equal(
+    statusOf({ ...bare, "datatype.propagate.source.type": ".+" }, "column.propagate.source.type"),
+    "ok",
+  );
+  const oneTable = shadowdb({
+    schema: { follow: "none" },
+    tables: [{ topic: "pgprod.public.t", table: "public.t", schema: { follow: "safe" } }],
+  });
+  assert.equal(statusOf(bare, "column.propagate.source.type", oneTable), "warn", "one table follows");
 });
 
 test("source-transaction mode needs the connector's transaction metadata, on the configured topic", () => {

@@ -8,16 +8,24 @@ export async function describeMysql(
   name: QualifiedName,
 ): Promise<TableShape | undefined> {
   const [rows] = await conn.execute(
-    `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS sqlType, IS_NULLABLE = 'YES' AS nullable
+    `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS sqlType, IS_NULLABLE = 'YES' AS nullable,
+            COLUMN_DEFAULT IS NOT NULL OR EXTRA LIKE '%auto_increment%'
+              OR COALESCE(GENERATION_EXPRESSION, '') <> '' AS hasDefault
        FROM information_schema.COLUMNS
       WHERE TABLE_SCHEMA = ${schemaParam} AND TABLE_NAME = ?
       ORDER BY ORDINAL_POSITION`,
     [name.schema, name.name],
   );
-  const list = rows as { name: string; sqlType: string; nullable: number }[];
+  const list = rows as { name: string; sqlType: string; nullable: number; hasDefault: number }[];
   if (list.length === 0) return undefined;
   const columns = new Map<string, TargetColumn>();
-  for (const r of list) columns.set(r.name, { name: r.name, sqlType: r.sqlType, nullable: r.nullable === 1 });
+  for (const r of list)
+    columns.set(r.name, {
+      name: r.name,
+      sqlType: r.sqlType,
+      nullable: r.nullable === 1,
+      hasDefault: Number(r.hasDefault) === 1,
+    });
   return { name, columns, primaryKey: await primaryKeyOf(conn, name) };
 }
 

@@ -10,7 +10,9 @@ import mysql from "mysql2/promise";
 import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
+  ColumnChange,
   IdHeadroom,
+  KnownColumn,
   OverlayNames,
   OverlaySize,
   Position,
@@ -23,6 +25,7 @@ import type {
   Target,
   TargetTransaction,
 } from "../dialect.ts";
+import { assertStoredAsSent } from "../fit.ts";
 import { inTransaction } from "../transaction.ts";
 import { writeMysql } from "./apply.ts";
 import {
@@ -47,6 +50,12 @@ import { installOverlay, uninstallOverlay } from "./overlay-install.ts";
 import { resetOverlay } from "./overlay-reset.ts";
 import { overlaySizesMysql } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
+import {
+  alterColumnsMysql,
+  knownColumnsDdl,
+  knownColumnsMysql,
+  recordColumnsMysql,
+} from "./schema-follow.ts";
 import { seedMysql, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { mysqlType } from "./types.ts";
@@ -122,7 +131,20 @@ export class MysqlTarget implements Target, SeedTarget {
       await c.query(positionsDdl);
       await c.query(deadLettersDdl(this.deadLetterTable));
       await c.query(overlaysDdl);
+      await c.query(knownColumnsDdl);
     });
+  }
+
+  knownColumns(name: QualifiedName) {
+    return this.run((c) => knownColumnsMysql(c, name));
+  }
+
+  recordColumns(name: QualifiedName, columns: KnownColumn[]) {
+    return this.run((c) => recordColumnsMysql(c, name, columns));
+  }
+
+  alterColumns(name: QualifiedName, changes: ColumnChange[], copy?: QualifiedName) {
+    return this.run((c) => alterColumnsMysql(c, name, changes, copy));
   }
 
   describe(name: QualifiedName) {
@@ -193,7 +215,10 @@ export class MysqlTarget implements Target, SeedTarget {
         () =>
           work({
             lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-            write: (w) => (w.overlay ? writeOverlay(c, w) : writeMysql(c, w)),
+            write: (w) => {
+              assertStoredAsSent(w, "mysql");
+              return w.overlay ? writeOverlay(c, w) : writeMysql(c, w);
+            },
             savePositions: (g, p) => savePositions(c, g, p),
             saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
           }),

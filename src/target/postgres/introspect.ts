@@ -10,11 +10,13 @@ export async function describePostgres(
     column_name: string;
     sql_type: string;
     nullable: boolean;
+    has_default: boolean;
     pk: boolean;
   }>(
     `SELECT a.attname AS column_name,
             format_type(a.atttypid, a.atttypmod) AS sql_type,
             NOT a.attnotnull AS nullable,
+            a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' AS has_default,
             coalesce(a.attnum = ANY(i.indkey), false) AS pk
        FROM pg_attribute a
        JOIN pg_class c ON c.oid = a.attrelid
@@ -28,7 +30,12 @@ export async function describePostgres(
   if (rows.length === 0) return undefined;
   const columns = new Map<string, TargetColumn>();
   for (const r of rows)
-    columns.set(r.column_name, { name: r.column_name, sqlType: r.sql_type, nullable: r.nullable });
+    columns.set(r.column_name, {
+      name: r.column_name,
+      sqlType: r.sql_type,
+      nullable: r.nullable,
+      hasDefault: r.has_default,
+    });
   // Key order is the index's column order, which is what ON CONFLICT needs to match.
   const { rows: keyRows } = await client.query<{ attname: string }>(
     `SELECT a.attname

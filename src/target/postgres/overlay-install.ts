@@ -156,10 +156,21 @@ async function ensureTriggers(client: pg.ClientBase, names: OverlayNames) {
   }
 }
 
-/** The copy gets every column of the table it lacks (a new column, or the first install). */
+/**
+ * The copy gets every column of the table it lacks (a new column, or the first install), and the
+ * table's type where that changed (a widening): it must hold whatever production's rows hold.
+ */
 async function ensureCopy(client: pg.ClientBase, names: OverlayNames, shape: TableShape) {
   const copy = await describePostgres(client, names.copy);
   const missing = [...shape.columns.values()].filter((c) => !copy?.columns.has(c.name));
+  const retyped = [...shape.columns.values()].filter((c) => {
+    const old = copy?.columns.get(c.name);
+    return old !== undefined && old.sqlType !== c.sqlType;
+  });
+  if (retyped.length > 0)
+    await client.query(
+      `ALTER TABLE ${qualified(names.copy)} ${retyped.map((c) => `ALTER COLUMN ${ident(c.name)} TYPE ${c.sqlType}`).join(", ")}`,
+    );
   if (copy && missing.length === 0) return;
   const defs = missing.map((c) => `${ident(c.name)} ${c.sqlType}`);
   if (!copy) {

@@ -9,7 +9,9 @@ import pg from "pg";
 import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
+  ColumnChange,
   IdHeadroom,
+  KnownColumn,
   OverlayNames,
   OverlaySize,
   Position,
@@ -22,6 +24,7 @@ import type {
   Target,
   TargetTransaction,
 } from "../dialect.ts";
+import { assertStoredAsSent } from "../fit.ts";
 import { inTransaction } from "../transaction.ts";
 import { type CopyPath, writePostgres } from "./apply.ts";
 import {
@@ -46,6 +49,12 @@ import { installPostgres, uninstallPostgres } from "./overlay-install.ts";
 import { resetPostgres } from "./overlay-reset.ts";
 import { overlaySizesPostgres } from "./overlay-sizes.ts";
 import { writeOverlay } from "./overlay-write.ts";
+import {
+  alterColumnsPostgres,
+  knownColumnsDdl,
+  knownColumnsPostgres,
+  recordColumnsPostgres,
+} from "./schema-follow.ts";
 import { seedPostgres, tableLikeDdl } from "./seed-load.ts";
 import { ident, qualified } from "./sql.ts";
 import { postgresType } from "./types.ts";
@@ -103,7 +112,20 @@ export class PostgresTarget implements Target, SeedTarget {
       await c.query(positionsDdl);
       await c.query(deadLettersDdl(this.deadLetterTable));
       await c.query(overlaysDdl);
+      await c.query(knownColumnsDdl);
     });
+  }
+
+  knownColumns(name: QualifiedName) {
+    return this.run((c) => knownColumnsPostgres(c, name));
+  }
+
+  recordColumns(name: QualifiedName, columns: KnownColumn[]) {
+    return this.run((c) => recordColumnsPostgres(c, name, columns));
+  }
+
+  alterColumns(name: QualifiedName, changes: ColumnChange[], copy?: QualifiedName) {
+    return this.run((c) => alterColumnsPostgres(c, name, changes, copy));
   }
 
   /** `work` in one transaction of the apply session, outside the materializer's transactions. */
@@ -211,7 +233,10 @@ export class PostgresTarget implements Target, SeedTarget {
           () =>
             work({
               lockPosition: (g, t, p) => lockPosition(c, g, t, p),
-              write: (w) => (w.overlay ? writeOverlay(c, w, copy) : writePostgres(c, w, copy)),
+              write: (w) => {
+                assertStoredAsSent(w, "postgres");
+                return w.overlay ? writeOverlay(c, w, copy) : writePostgres(c, w, copy);
+              },
               savePositions: (g, p) => savePositions(c, g, p),
               saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
             }),
