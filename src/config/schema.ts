@@ -127,6 +127,10 @@ const apply = section({
   transactionTopic: topicName.optional(),
   // After END, how long a transaction may wait for events that nothing rules out yet.
   transactionTimeoutMs: integer(1000).default(60_000),
+  // Source mode: the memory (estimated bytes) held transactions may take; beyond it they are
+  // written as they arrive into one open target transaction, committed at their END. 128 MiB
+  // keeps a 1M-event transaction within a 512 Mi container.
+  maxHeldBytes: integer(1024 * 1024).default(128 * 1024 * 1024),
 });
 
 const deadLetter = section({ topic: topicName.optional(), table: z.string().optional() });

@@ -47,7 +47,7 @@ export class ApplyError extends ShadowdbError {
   }
 }
 
-function classified(ctx: ApplyContext, error: unknown): ShadowdbError {
+export function classified(ctx: ApplyContext, error: unknown): ShadowdbError {
   if (error instanceof ShadowdbError) return error;
   const { code } = ctx.classify(error);
   const native = (error as { code?: unknown; errno?: unknown }).code ?? (error as { errno?: unknown }).errno;
@@ -69,7 +69,7 @@ function* schemaRuns(items: Item[]): Generator<Item & { columns: Column[] }> {
   }
 }
 
-async function resolveShape(
+export async function resolveShape(
   ctx: ApplyContext,
   mapping: TableMapping,
   items: Item[],
@@ -80,7 +80,7 @@ async function resolveShape(
   return shape ?? (items.some((i) => i.change) ? await ctx.tables.shapeFor(mapping, [], []) : undefined);
 }
 
-function tableWrite(
+export function tableWrite(
   ctx: ApplyContext,
   shape: TableShape,
   items: Item[],
@@ -153,7 +153,7 @@ function add(total: WriteOutcome, outcome: WriteOutcome): void {
   total.hidden += outcome.hidden;
 }
 
-function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
+export function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
   return {
     topic: item.record.topic,
     partition: item.record.partition,

@@ -23,7 +23,7 @@ import type {
   Target,
   TargetTransaction,
 } from "../dialect.ts";
-import { inTransaction } from "../transaction.ts";
+import { inTransaction, underSavepoint } from "../transaction.ts";
 import { writeMysql } from "./apply.ts";
 import {
   countDeadLetters,
@@ -196,6 +196,7 @@ export class MysqlTarget implements Target, SeedTarget {
             write: (w) => (w.overlay ? writeOverlay(c, w) : writeMysql(c, w)),
             savePositions: (g, p) => savePositions(c, g, p),
             saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
+            savepoint: (w) => underSavepoint((sql) => c.query(sql), w),
           }),
       ),
     );

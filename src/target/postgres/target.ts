@@ -22,7 +22,7 @@ import type {
   Target,
   TargetTransaction,
 } from "../dialect.ts";
-import { inTransaction } from "../transaction.ts";
+import { inTransaction, underSavepoint } from "../transaction.ts";
 import { type CopyPath, writePostgres } from "./apply.ts";
 import {
   countDeadLetters,
@@ -214,6 +214,7 @@ export class PostgresTarget implements Target, SeedTarget {
               write: (w) => (w.overlay ? writeOverlay(c, w, copy) : writePostgres(c, w, copy)),
               savePositions: (g, p) => savePositions(c, g, p),
               saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
+              savepoint: (w) => underSavepoint((sql) => c.query(sql), w),
             }),
         );
         copy.staging.settle(true);
