@@ -406,8 +406,8 @@ export class Materializer {
     // Source mode: a transaction may become committable with no new record (its timeout ran out).
     const tick = this.source
       ? setInterval(() => {
-          if (this.stream)
-            this.streamed(this.stream, stop, () => this.finishStream(this.stream!)).catch(fail);
+          const stream = this.stream;
+          if (stream) this.streamed(stream, stop, () => this.finishStream(stream)).catch(fail);
           else if (this.source!.size > 0) this.serialized(() => this.drain(stop)).catch(fail);
         }, 1000)
       : undefined;
