@@ -58,7 +58,7 @@ test("a minimal config gets every default", () => {
     batchSize: 5000,
     transactional: "table",
     transactionTimeoutMs: 60_000,
-    maxHeldBytes: 128 * 1024 * 1024,
+    maxHeldBytes: 64 * 1024 * 1024,
   });
   assert.equal(config.onError, "dlq");
   assert.deepEqual(config.deadLetter, { kind: "topic", topic: "g.dlq" });
