@@ -76,7 +76,8 @@ interface Cut {
  * while the stream still awaits one of its own), when it joins the stream.
  */
 interface Stream {
-  tx: StreamedTransaction;
+  /** Opened once the target session is free (the apply before it has ended). */
+  tx?: StreamedTransaction;
   groups: Set<string>;
   /** Groups of the stream whose END may still come (pruned as they end). */
   awaiting: Set<string>;
@@ -662,7 +663,6 @@ export class Materializer {
       over = resolve;
     });
     const stream: Stream = {
-      tx: undefined as unknown as StreamedTransaction,
       groups,
       awaiting: new Set([...groups].filter((g) => source.awaitsEnd(g))),
       cuts: new Map(),
@@ -683,19 +683,19 @@ export class Materializer {
     await this.streamed(stream, stop, async () => {
       await this.serialized(() => resolveShapes(this.ctx, this.known, items));
       // The open transaction keeps the target session until the stream is over.
-      const opened = await new Promise<boolean>((resolve) => {
+      const tx = await new Promise<StreamedTransaction | undefined>((resolve) => {
         this.serialized(() => {
           if (this.stream !== stream) {
-            resolve(false);
+            resolve(undefined);
             return Promise.resolve();
           }
           stream.tx = new StreamedTransaction(this.ctx, this.known, this.options.config.apply.batchSize);
-          resolve(true);
+          resolve(stream.tx);
           return released;
         }).catch(() => undefined);
       });
-      if (!opened) return;
-      await this.streamWrite(stream, items);
+      if (!tx) return;
+      await this.streamWrite(tx, items);
       await this.finishStream(stream);
     });
   }
@@ -728,7 +728,8 @@ export class Materializer {
     this.held.set(key, BigInt(last) + 1n);
     resolveOffset(last);
     stream.items += admitted.length;
-    await this.streamWrite(stream, admitted);
+    // Opened before the first batch streams: startStream runs in the batch before.
+    await this.streamWrite(stream.tx!, admitted);
     await this.finishStream(stream);
   }
 
@@ -772,12 +773,12 @@ export class Materializer {
     }
   }
 
-  private async streamWrite(stream: Stream, items: Item[]): Promise<void> {
+  private async streamWrite(tx: StreamedTransaction, items: Item[]): Promise<void> {
     const { log } = this.options;
     const started = performance.now();
     this.health.applying(true);
     try {
-      const result = await stream.tx.write(items);
+      const result = await tx.write(items);
       this.lastTargetAnswer = Date.now();
       this.health.target(undefined);
       observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
@@ -878,8 +879,7 @@ export class Materializer {
     if (!stream) return;
     this.stream = undefined;
     for (const key of [...stream.cuts.keys()]) this.resume(stream, key);
-    const tx = stream.tx as StreamedTransaction | undefined;
-    if (tx) tx.abort().then(stream.over, stream.over);
+    if (stream.tx) stream.tx.abort().then(stream.over, stream.over);
     else stream.over();
   }
 
