@@ -7,7 +7,8 @@
  *
  * A transaction missing events it will never get (a record that failed to decode carries no
  * transaction id) is given up on when its collection moves on to a later transaction (a table's
- * events arrive in commit order), or after `timeoutMs` for a table that stays quiet. Events whose
+ * events arrive in commit order), or after `timeoutMs` for a table that stays quiet (no event of
+ * any transaction: an END read far ahead waits while an earlier transaction still fills the table). Events whose
  * END never comes are given up on when a later transaction's END covers their partition (ENDs
  * arrive in commit order too), or `timeoutMs` after their latest event. The caller logs what was
  * missing.
@@ -71,6 +72,8 @@ export class SourceTransactions {
   private readonly finished = new Set<string>();
   /** Per collection, the latest END order of a transaction with an event in it. */
   private readonly lastEnded = new Map<string, number>();
+  /** Per collection, when its latest event (of any transaction) arrived. */
+  private readonly collectionAt = new Map<string, number>();
   /** Per partition, the highest offset of a record whose transaction's END has arrived. */
   private readonly endedReach = new Map<string, bigint>();
   private ends = 0;
@@ -108,6 +111,7 @@ export class SourceTransactions {
   /** Counts an item toward its transaction without holding it (a streamed transaction's events). */
   note(item: Item): void {
     const mark = item.transaction;
+    if (mark?.collection) this.collectionAt.set(mark.collection, this.now());
     if (!mark || this.finished.has(mark.group)) return;
     const tx: Transaction = this.transactions.get(mark.group) ?? {
       seen: new Map(),
@@ -204,10 +208,13 @@ export class SourceTransactions {
       const short = count - (tx.seen.get(collection) ?? 0);
       if (short <= 0) continue;
       missing[collection] = short;
-      if ((this.lastEnded.get(collection) ?? 0) <= tx.order) open = true;
+      // Quiet: neither this transaction nor its table has delivered anything for timeoutMs. An
+      // END read far ahead waits while an earlier transaction's events still fill the table.
+      const since = Math.max(tx.endedAt!, tx.lastAt, this.collectionAt.get(collection) ?? 0);
+      const quiet = this.now() - since >= this.options.timeoutMs;
+      if ((this.lastEnded.get(collection) ?? 0) <= tx.order && !quiet) open = true;
     }
-    const since = Math.max(tx.endedAt!, tx.lastAt);
-    if (open && this.now() - since < this.options.timeoutMs) return undefined;
+    if (open) return undefined;
     return { group, missing };
   }
 
@@ -294,6 +301,7 @@ export class SourceTransactions {
     this.partitions.clear();
     this.transactions.clear();
     this.endedReach.clear();
+    this.collectionAt.clear();
     this.bytes = 0;
   }
 }

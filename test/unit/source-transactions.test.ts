@@ -270,3 +270,23 @@ test("a released transaction missing an event is given up on after the timeout s
   now = 5_000;
   assert.deepEqual(held.settled(groups), [{ group: "t1", missing: { b: 1 } }]);
 });
+
+test("an END read far ahead is not given up while its table still delivers an earlier transaction", () => {
+  let now = 0;
+  const held = new SourceTransactions({ consumes: () => true, timeoutMs: 5_000, now: () => now });
+  // The metadata topic is small and read ahead: t2's END long before t1's events are all in.
+  held.add([data("a", "t1")]);
+  held.add([end("t1", { a: 3 }), end("t2", { a: 1 })]);
+  for (let i = 0; i < 2; i++) {
+    now += 4_000;
+    held.add([data("a", "t1")]);
+  }
+  const { items, givenUp } = held.take();
+  assert.equal(items.length, 4, "t1 complete: its three events and its END");
+  assert.deepEqual(givenUp, [], "t2's table was busy with t1: not quiet");
+  assert.deepEqual(held.waiting(), [{ group: "t2", missing: { a: 1 } }]);
+  now += 4_999;
+  assert.deepEqual(held.take().items, []);
+  now += 1;
+  assert.deepEqual(held.take().givenUp, [{ group: "t2", missing: { a: 1 } }]);
+});
