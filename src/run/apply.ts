@@ -66,7 +66,7 @@ export class ApplyError extends ShadowdbError {
   }
 }
 
-function classified(ctx: ApplyContext, error: unknown): ShadowdbError {
+export function classified(ctx: ApplyContext, error: unknown): ShadowdbError {
   if (error instanceof ShadowdbError) return error;
   const { code } = ctx.classify(error);
   const native = (error as { code?: unknown; errno?: unknown }).code ?? (error as { errno?: unknown }).errno;
@@ -88,7 +88,7 @@ function* schemaRuns(items: Item[]): Generator<Item & { columns: Column[] }> {
   }
 }
 
-async function resolveShape(
+export async function resolveShape(
   ctx: ApplyContext,
   mapping: TableMapping,
   items: Item[],
@@ -99,7 +99,7 @@ async function resolveShape(
   return shape ?? (items.some((i) => i.change) ? await ctx.tables.shapeFor(mapping, [], []) : undefined);
 }
 
-function tableWrite(
+export function tableWrite(
   ctx: ApplyContext,
   shape: TableShape,
   items: Item[],
@@ -173,7 +173,7 @@ function add(total: WriteOutcome, outcome: WriteOutcome): void {
 }
 
 /** The record's letter, its text as the store will hold it: what is logged is what is stored. */
-function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
+export function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
   return storableLetter({
     topic: item.record.topic,
     partition: item.record.partition,
@@ -186,7 +186,7 @@ function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
 }
 
 /** A refused letter's last try: coordinates, code and raw bytes, with a fixed ASCII message. */
-function reduced(letter: DeadLetter, refused: ShadowdbError | undefined): DeadLetter {
+export function reduced(letter: DeadLetter, refused: ShadowdbError | undefined): DeadLetter {
   const why = refused ? ` (${refused.code})` : "";
   return { ...letter, message: `the store refused this letter's message${why}; shadowdb's log has it` };
 }

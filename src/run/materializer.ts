@@ -29,6 +29,7 @@ import {
   within,
 } from "./outage.ts";
 import { SourceTransactions } from "./source-transactions.ts";
+import { type KnownShapes, NeedsShapes, resolveShapes, StreamedTransaction } from "./streamed-transaction.ts";
 import { TargetTables } from "./tables.ts";
 
 export interface MaterializerOptions {
@@ -60,6 +61,37 @@ export interface MaterializerStats {
 }
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** A partition stopped at a record of a transaction the stream does not carry (yet). */
+interface Cut {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** The transaction of the record it stopped at (none: it arrived while the stream committed). */
+  group?: string;
+}
+
+/**
+ * Source mode, past apply.maxHeldBytes: the held transactions (`groups`) written as they arrive
+ * into one open target transaction. What comes after them waits in Kafka: a partition reaching a
+ * record of another transaction is paused there (`cuts`) and resumed after the commit, or earlier
+ * if that transaction turns out to be committed before one the stream carries (its END arrives
+ * while the stream still awaits one of its own), when it joins the stream.
+ */
+interface Stream {
+  /** Opened once the target session is free (the apply before it has ended). */
+  tx?: StreamedTransaction;
+  groups: Set<string>;
+  /** Groups of the stream whose END may still come (pruned as they end). */
+  awaiting: Set<string>;
+  cuts: Map<string, Cut>;
+  /** The first offset the stream took per partition: where to go back to if it fails. */
+  from: Map<string, bigint>;
+  items: number;
+  closing: boolean;
+  /** Gives the target session back (the stream held the serial chain). */
+  over: () => void;
+}
 
 const NO_HEADERS: KafkaRecord["headers"] = Object.freeze({});
 
@@ -112,6 +144,11 @@ export class Materializer {
   private readonly source: SourceTransactions | undefined;
   /** Source mode: the next offset not yet held, per partition. */
   private held = new Map<string, bigint>();
+  /** Source mode: table shapes resolved outside any transaction, which a stream may write. */
+  private readonly known: KnownShapes = { columns: new WeakSet(), topics: new Set() };
+  /** Source mode: held transactions past apply.maxHeldBytes, written as they arrive. */
+  private stream: Stream | undefined;
+  private streamAttempt = 0;
   private consumer: Consumer | undefined;
   private relay: DeadLetterRelay | undefined;
   private lettersWaiting = false;
@@ -203,6 +240,10 @@ export class Materializer {
       positions,
       stats: { ...this.stats },
       heldForTransactions: this.source?.size ?? 0,
+      heldBytes: this.source?.heldBytes ?? 0,
+      streamedTransaction: this.stream
+        ? { transactions: this.stream.groups.size, records: this.stream.items, paused: this.stream.cuts.size }
+        : undefined,
       partitions: this.health.snapshot(),
       idHeadroom: Object.fromEntries(this.tables.idHeadroom),
       drift: this.tables.driftReport(),
@@ -339,6 +380,7 @@ export class Materializer {
       this.fresh = false;
       this.held.clear();
       this.dispatched.clear();
+      this.abortStream();
       this.source?.clear();
       this.assignment = event.payload.memberAssignment;
       this.health.assigned(
@@ -379,7 +421,9 @@ export class Materializer {
     // Source mode: a transaction may become committable with no new record (its timeout ran out).
     const tick = this.source
       ? setInterval(() => {
-          if (this.source!.size > 0) this.serialized(() => this.drain(stop)).catch(fail);
+          const stream = this.stream;
+          if (stream) this.streamed(stream, stop, () => this.finishStream(stream)).catch(fail);
+          else if (this.source!.size > 0) this.serialized(() => this.drain(stop)).catch(fail);
         }, 1000)
       : undefined;
     try {
@@ -400,6 +444,7 @@ export class Materializer {
       clearInterval(probe);
       clearInterval(tick);
       clearInterval(ids);
+      this.abortStream();
       await consumer.disconnect().catch(() => undefined);
       await this.inflight;
       await this.serial.catch(() => undefined);
@@ -519,12 +564,22 @@ export class Materializer {
       resolveOffset(batch.lastOffset());
       return;
     }
+    // Fetched before a seek (a stream's cut or its failure): it is fetched again from there.
+    if (this.source && (isStale() || this.stream?.cuts.has(key))) return;
     const items = await this.prepare(records, mapper);
     if (this.source) {
+      const stream = this.stream;
+      if (stream) {
+        await this.streamed(stream, stop, () => this.feed(stream, key, items, resolveOffset));
+        await heartbeat();
+        return;
+      }
       this.source.add(items);
       this.held.set(key, BigInt(records.at(-1)!.offset) + 1n);
       resolveOffset(batch.lastOffset());
       await this.serialized(() => this.drain(stop, heartbeat));
+      if (this.source.heldBytes > this.options.config.apply.maxHeldBytes && !stop.aborted)
+        await this.startStream(stop);
       await heartbeat();
       return;
     }
@@ -607,6 +662,234 @@ export class Materializer {
     await this.apply(items, stop, heartbeat, () => true);
     const keys = new Set(items.map((i) => partitionKey(i.record.topic, i.record.partition)));
     await this.commitOffsets([...keys]);
+  }
+
+  /**
+   * Source mode: the held transactions take more than apply.maxHeldBytes. They are written now
+   * into one open target transaction, and their later events as they arrive (see Stream).
+   */
+  private async startStream(stop: AbortSignal): Promise<void> {
+    const source = this.source!;
+    const heldBytes = source.heldBytes;
+    const { items, groups } = source.release();
+    let over!: () => void;
+    const released = new Promise<void>((resolve) => {
+      over = resolve;
+    });
+    const stream: Stream = {
+      groups,
+      awaiting: new Set([...groups].filter((g) => source.awaitsEnd(g))),
+      cuts: new Map(),
+      from: new Map(),
+      items: items.length,
+      closing: false,
+      over,
+    };
+    for (const item of items) {
+      const key = partitionKey(item.record.topic, item.record.partition);
+      if (!stream.from.has(key)) stream.from.set(key, BigInt(item.record.offset));
+    }
+    this.stream = stream;
+    this.options.log.info(
+      { heldBytes, transactions: groups.size, records: items.length },
+      "held source transactions exceed apply.maxHeldBytes: writing them as they arrive, in one transaction",
+    );
+    await this.streamed(stream, stop, async () => {
+      await this.serialized(() => resolveShapes(this.ctx, this.known, items));
+      // The open transaction keeps the target session until the stream is over.
+      const tx = await new Promise<StreamedTransaction | undefined>((resolve) => {
+        this.serialized(() => {
+          if (this.stream !== stream) {
+            resolve(undefined);
+            return Promise.resolve();
+          }
+          stream.tx = new StreamedTransaction(this.ctx, this.known, this.options.config.apply.batchSize);
+          resolve(stream.tx);
+          return released;
+        }).catch(() => undefined);
+      });
+      if (!tx) return;
+      await this.streamWrite(tx, items);
+      await this.finishStream(stream);
+    });
+  }
+
+  /** A batch of one partition while streaming: what the stream carries is written, the rest waits. */
+  private async feed(
+    stream: Stream,
+    key: string,
+    items: Item[],
+    resolveOffset: (offset: string) => void,
+  ): Promise<void> {
+    const source = this.source!;
+    const admitted: Item[] = [];
+    const joined: string[] = [];
+    for (const item of items) {
+      // Committing: whatever comes now waits for the next round.
+      if (stream.closing || !this.carries(stream, item, joined)) {
+        this.cut(stream, key, item);
+        break;
+      }
+      source.note(item);
+      admitted.push(item);
+    }
+    for (const group of joined) {
+      for (const [cutKey, cut] of stream.cuts) if (cut.group === group) this.resume(stream, cutKey);
+    }
+    if (admitted.length === 0) return;
+    const last = admitted.at(-1)!.record.offset;
+    if (!stream.from.has(key)) stream.from.set(key, BigInt(admitted[0]!.record.offset));
+    this.held.set(key, BigInt(last) + 1n);
+    resolveOffset(last);
+    stream.items += admitted.length;
+    // Opened before the first batch streams: startStream runs in the batch before.
+    await this.streamWrite(stream.tx!, admitted);
+    await this.finishStream(stream);
+  }
+
+  /** Whether the stream carries `item`; an END that joins the stream is added to `joined`. */
+  private carries(stream: Stream, item: Item, joined: string[]): boolean {
+    const group = item.transaction?.group;
+    if (group === undefined || stream.groups.has(group) || this.source!.isFinished(group)) return true;
+    // An END read while the stream still awaits one of its own: that transaction committed
+    // earlier (ENDs arrive in commit order), and its events may sit before the stream's own.
+    if (item.transaction!.counts === undefined || !this.awaitingEnd(stream)) return false;
+    stream.groups.add(group);
+    joined.push(group);
+    return true;
+  }
+
+  private awaitingEnd(stream: Stream): boolean {
+    for (const group of stream.awaiting) {
+      if (this.source!.awaitsEnd(group)) return true;
+      stream.awaiting.delete(group);
+    }
+    return false;
+  }
+
+  /** Stops a partition at `item`: paused, and fetched again from it when resumed. */
+  private cut(stream: Stream, key: string, item: Item): void {
+    const { topic, partition, offset } = item.record;
+    stream.cuts.set(key, { topic, partition, offset: BigInt(offset), group: item.transaction?.group });
+    this.held.set(key, BigInt(offset));
+    this.consumer!.pause([{ topic, partitions: [partition] }]);
+    this.consumer!.seek({ topic, partition, offset });
+  }
+
+  private resume(stream: Stream, key: string): void {
+    const cut = stream.cuts.get(key);
+    if (!cut) return;
+    stream.cuts.delete(key);
+    try {
+      this.consumer?.resume([{ topic: cut.topic, partitions: [cut.partition] }]);
+    } catch (error) {
+      this.options.log.debug({ err: error, topic: cut.topic }, "resuming a partition failed");
+    }
+  }
+
+  private async streamWrite(tx: StreamedTransaction, items: Item[]): Promise<void> {
+    const started = performance.now();
+    this.health.applying(true);
+    try {
+      const result = await tx.write(items);
+      this.lastTargetAnswer = Date.now();
+      this.health.target(undefined);
+      observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
+      this.stats.applied += result.applied;
+      this.stats.toCopy += result.toCopy;
+      this.stats.lostInserts += result.lostInserts;
+      this.stats.hidden += result.hidden;
+      // Its letters are reported when the stream commits: a rolled-back stream stores none.
+    } finally {
+      this.health.applying(false);
+    }
+  }
+
+  /** Commits the stream once every transaction it carries is complete (or given up on). */
+  private async finishStream(stream: Stream): Promise<void> {
+    if (stream.closing || this.stream !== stream || !stream.tx) return;
+    const givenUp = this.source!.settled(stream.groups);
+    if (!givenUp) return;
+    stream.closing = true;
+    const positions = await stream.tx.commit();
+    this.source!.finish(stream.groups);
+    for (const p of positions) this.ctx.onCommitted(p.topic, p.partition, p.offset);
+    if (stream.tx.setAside.length > 0) this.lettersWaiting = true;
+    this.stats.batches++;
+    this.streamAttempt = 0;
+    for (const tx of givenUp) {
+      this.stats.incompleteTransactions++;
+      this.options.log.warn(
+        { transaction: tx.group, missing: tx.missing },
+        "source transaction committed without all its events",
+      );
+    }
+    this.options.log.info(
+      { transactions: stream.groups.size, records: stream.items },
+      "streamed source transactions committed",
+    );
+    this.stream = undefined;
+    for (const key of [...stream.cuts.keys()]) this.resume(stream, key);
+    stream.over();
+    await this.commitOffsets(positions.map((p) => partitionKey(p.topic, p.partition)));
+    await this.relayLetters();
+  }
+
+  /**
+   * Runs `work` on the stream; if it fails, the stream is rolled back and every partition it took
+   * goes back to its stored position, to be fetched (and streamed) again: after a wait if the
+   * failure may pass, after resolving table shapes if that is what it lacked. Others are fatal.
+   */
+  private async streamed(stream: Stream, stop: AbortSignal, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      if (this.stream !== stream) return;
+      const { log, metrics } = this.options;
+      const back = new Map(stream.from);
+      for (const [key, cut] of stream.cuts) if (!back.has(key)) back.set(key, cut.offset);
+      this.abortStream();
+      await stream.tx?.ended;
+      for (const [key, from] of back) {
+        const [topic, partition] = key.split("\u0000") as [string, string];
+        const offset = (this.positions.get(key) ?? from).toString();
+        try {
+          this.consumer?.seek({ topic, partition: Number(partition), offset });
+        } catch (seekError) {
+          log.debug({ err: seekError, topic, partition }, "seek after a failed stream failed");
+        }
+      }
+      this.held.clear();
+      this.source!.clear();
+      if (stop.aborted) return;
+      if (error instanceof NeedsShapes) {
+        log.info("a streamed transaction met a new table shape: resolving it and starting again");
+        await this.retrying(
+          () => this.serialized(() => resolveShapes(this.ctx, this.known, error.items)),
+          stop,
+        );
+        return;
+      }
+      const reason = error instanceof ShadowdbError ? error : this.options.classify(error);
+      if (!reason.retriable) throw error;
+      this.stats.retries++;
+      metrics?.retries.inc({ code: reason.code });
+      if (reason.code.startsWith("TARGET_")) this.health.target(problem(error));
+      const delay = backoffDelay(this.streamAttempt++);
+      log.warn({ err: error, delay: Math.round(delay) }, "streamed transaction failed; starting it again");
+      await sleep(delay, stop);
+      if (reason.code === "APPLY_FENCED") await this.serialized(() => this.loadPositions());
+    }
+  }
+
+  /** Rolls the stream back (if any) and resumes what it paused; the caller refetches. */
+  private abortStream(): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.stream = undefined;
+    for (const key of [...stream.cuts.keys()]) this.resume(stream, key);
+    if (stream.tx) stream.tx.abort().then(stream.over, stream.over);
+    else stream.over();
   }
 
   /** Applies items (of one partition or several), retrying what may pass with backoff. */

@@ -165,6 +165,8 @@ export interface TargetTransaction {
   write(write: TableWrite): Promise<WriteOutcome>;
   savePositions(groupId: string, positions: Position[]): Promise<void>;
   saveDeadLetters(groupId: string, letters: DeadLetter[]): Promise<void>;
+  /** Runs `work` under a savepoint: if it fails, only its statements are undone (and it rethrows). */
+  savepoint<T>(work: () => Promise<T>): Promise<T>;
 }
 
 export interface Target {

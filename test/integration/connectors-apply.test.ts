@@ -282,7 +282,7 @@ test("connectors/mysql.json passes shadowdb check's rules and is a config Connec
     const verdicts = judgeConnector({
       engine: sourceEngine(spec.config["connector.class"]),
       shadowdb: {
-        apply: { ...apply, batchSize: 1, transactionTimeoutMs: 1000 },
+        apply: { ...apply, batchSize: 1, transactionTimeoutMs: 1000, maxHeldBytes: 1 },
         decode: { maxRecordBytes: 1, binaryHandlingMode: "bytes" },
         schema: { follow: "safe" },
         tables: [],

@@ -262,7 +262,7 @@ export class FakeTarget implements Target {
   async transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {
     const recorded: RecordedTransaction = { operations: [], outcome: "rolled back" };
     this.transactions.push(recorded);
-    const staged = copy(this.state);
+    let staged = copy(this.state);
     const run = (operation: Operation, effect: () => void) => {
       recorded.operations.push(operation);
       const failure = this.failOn(operation);
@@ -292,6 +292,15 @@ export class FakeTarget implements Target {
           for (const letter of letters)
             staged.deadLetters.push({ id: String(++this.letterIds), groupId, letter });
         }),
+      savepoint: async (work) => {
+        const saved = copy(staged);
+        try {
+          return await work();
+        } catch (error) {
+          staged = saved;
+          throw error;
+        }
+      },
     };
     try {
       const result = await work(tx);

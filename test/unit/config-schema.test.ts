@@ -54,7 +54,12 @@ test("a minimal config gets every default", () => {
     fetchMaxBytes: 16777216,
   });
   assert.deepEqual(config.overlay, { enabled: true, idHeadroom: 1_000_000_000, idCheckMs: 60_000 });
-  assert.deepEqual(config.apply, { batchSize: 5000, transactional: "table", transactionTimeoutMs: 60_000 });
+  assert.deepEqual(config.apply, {
+    batchSize: 5000,
+    transactional: "table",
+    transactionTimeoutMs: 60_000,
+    maxHeldBytes: 64 * 1024 * 1024,
+  });
   assert.equal(config.onError, "dlq");
   assert.deepEqual(config.deadLetter, { kind: "topic", topic: "g.dlq" });
   assert.deepEqual(config.masking, {});

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { type KafkaRecord, RecordDecoder } from "../../src/decode/index.ts";
 import type { Item } from "../../src/run/batch.ts";
 import { prepareItems } from "../../src/run/batch.ts";
-import { SourceTransactions } from "../../src/run/source-transactions.ts";
+import { heldCost, SourceTransactions } from "../../src/run/source-transactions.ts";
 import { readFixture, toRecord } from "../support/fixtures.ts";
 
 const offsets = (items: Item[]) => items.map((i) => `${i.record.topic}@${i.record.offset}`);
@@ -197,4 +197,96 @@ test("clear forgets what is held", () => {
   held.clear();
   assert.equal(held.size, 0);
   assert.deepEqual(held.take().items, []);
+});
+
+test("a transaction of 250k events is taken whole, without a spread overflowing the stack", () => {
+  const held = new SourceTransactions({ consumes: () => true, timeoutMs: 60_000 });
+  const events = Array.from({ length: 250_000 }, () => data("a", "big"));
+  held.add(events);
+  assert.deepEqual(held.take().items, []);
+  held.add([end("big", { a: events.length })]);
+  const { items, givenUp } = held.take();
+  assert.equal(items.length, events.length + 1);
+  assert.deepEqual(givenUp, []);
+  assert.equal(held.heldBytes, 0);
+});
+
+test("held bytes count each item's record bytes and come back to 0 as items are taken", () => {
+  const held = new SourceTransactions({ consumes: () => true, timeoutMs: 60_000 });
+  const sized = (bytes: number, group?: string) => {
+    const it = group === undefined ? item("src.a") : data("a", group);
+    it.record.value = Buffer.alloc(bytes);
+    return it;
+  };
+  const a = sized(3000, "t1");
+  const b = sized(12_000, "t1");
+  held.add([a, b]);
+  assert.equal(held.heldBytes, heldCost(a) + heldCost(b));
+  // The record's bytes, plus the decoded change (measured 0.25-0.31 of them), plus a fixed part.
+  assert.ok(heldCost(a) >= 3000 * 1.3 && heldCost(a) <= 3000 * 1.5 + 1024, `${heldCost(a)}`);
+  held.add([end("t1", { a: 2 })]);
+  assert.equal(held.take().items.length, 3);
+  assert.equal(held.heldBytes, 0);
+  held.add([sized(100, "t2")]);
+  held.clear();
+  assert.equal(held.heldBytes, 0);
+});
+
+test("released transactions are counted without being held, and settle once complete", () => {
+  let now = 0;
+  const held = new SourceTransactions({ consumes: () => true, timeoutMs: 5_000, now: () => now });
+  const early = [data("a", "t1"), data("a", "t1")];
+  held.add(early);
+  const { items, groups } = held.release();
+  assert.deepEqual(items, early);
+  assert.deepEqual([...groups], ["t1"]);
+  assert.equal(held.heldBytes, 0);
+  assert.equal(held.size, 0);
+  assert.ok(held.awaitsEnd("t1"));
+  // A transaction still arriving is not given up on, however long it takes.
+  for (let i = 0; i < 10; i++) {
+    now += 4_000;
+    held.note(data("a", "t1"));
+    assert.equal(held.settled(groups), undefined);
+  }
+  held.note(end("t1", { a: 12, b: 1 }));
+  assert.ok(!held.awaitsEnd("t1"));
+  held.note(data("b", "t1"));
+  assert.deepEqual(held.settled(groups), []);
+  assert.ok(!held.isFinished("t1"), "finished only once committed");
+  held.finish(groups);
+  assert.ok(held.isFinished("t1"));
+  assert.deepEqual(held.waiting(), []);
+});
+
+test("a released transaction missing an event is given up on after the timeout since its last event", () => {
+  let now = 0;
+  const held = new SourceTransactions({ consumes: () => true, timeoutMs: 5_000, now: () => now });
+  held.add([data("a", "t1")]);
+  const { groups } = held.release();
+  held.note(end("t1", { a: 1, b: 1 }));
+  now = 4_999;
+  assert.equal(held.settled(groups), undefined);
+  now = 5_000;
+  assert.deepEqual(held.settled(groups), [{ group: "t1", missing: { b: 1 } }]);
+});
+
+test("an END read far ahead is not given up while its table still delivers an earlier transaction", () => {
+  let now = 0;
+  const held = new SourceTransactions({ consumes: () => true, timeoutMs: 5_000, now: () => now });
+  // The metadata topic is small and read ahead: t2's END long before t1's events are all in.
+  held.add([data("a", "t1")]);
+  held.add([end("t1", { a: 3 }), end("t2", { a: 1 })]);
+  for (let i = 0; i < 2; i++) {
+    now += 4_000;
+    held.add([data("a", "t1")]);
+  }
+  const { items, givenUp } = held.take();
+  assert.equal(items.length, 4, "t1 complete: its three events and its END");
+  assert.deepEqual(givenUp, [], "t2's table was busy with t1: not quiet");
+  assert.deepEqual(held.waiting(), [{ group: "t2", missing: { a: 1 } }]);
+  now += 4_999;
+  assert.deepEqual(held.take().items, []);
+  now += 1;
+  assert.deepEqual(held.take().givenUp, [{ group: "t2", missing: { a: 1 } }]);
 });

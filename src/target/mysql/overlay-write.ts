@@ -151,7 +151,7 @@ async function insertAbsent(
     for (const statement of rowStatements(write, write.table.name, pending, "insert")) {
       try {
         await executeRows(conn, statement.sql, statement.params);
-        inserted.push(...statement.rows);
+        for (const row of statement.rows) inserted.push(row);
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
         const ordinals = statement.rows.map((r) => at.get(r)!);

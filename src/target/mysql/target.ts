@@ -26,7 +26,7 @@ import type {
   TargetTransaction,
 } from "../dialect.ts";
 import { assertStoredAsSent } from "../fit.ts";
-import { inTransaction } from "../transaction.ts";
+import { inTransaction, underSavepoint } from "../transaction.ts";
 import { writeMysql } from "./apply.ts";
 import {
   countDeadLetters,
@@ -221,6 +221,7 @@ export class MysqlTarget implements Target, SeedTarget {
             },
             savePositions: (g, p) => savePositions(c, g, p),
             saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
+            savepoint: (w) => underSavepoint((sql) => c.query(sql), w),
           }),
       ),
     );

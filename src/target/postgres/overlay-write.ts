@@ -290,9 +290,10 @@ async function insertAbsent(w: TableWriter, rows: Row[]): Promise<Row[]> {
   const { client, write, names } = w;
   const keyCount = write.table.primaryKey.length;
   const all: Inserted = { inserted: [], lost: [] };
+  // Row by row: a spread of a COPY source's rows can overflow the call stack.
   const add = (part: Inserted) => {
-    all.inserted.push(...part.inserted);
-    all.lost.push(...part.lost);
+    for (const row of part.inserted) all.inserted.push(row);
+    for (const row of part.lost) all.lost.push(row);
   };
   for (const group of groupByColumns(rows).values()) {
     const columns = Object.keys(group[0]!);
@@ -311,8 +312,8 @@ async function insertAbsent(w: TableWriter, rows: Row[]): Promise<Row[]> {
           const part: Inserted = { inserted: [], lost: [] };
           for await (const single of rowSources(client, write, columns, [row], undefined, keyCount)) {
             const out = await insertSource(w, columns, single);
-            part.inserted.push(...out.inserted);
-            part.lost.push(...out.lost);
+            for (const r of out.inserted) part.inserted.push(r);
+            for (const r of out.lost) part.lost.push(r);
           }
           return part;
         });

@@ -25,7 +25,7 @@ import type {
   TargetTransaction,
 } from "../dialect.ts";
 import { assertStoredAsSent } from "../fit.ts";
-import { inTransaction } from "../transaction.ts";
+import { inTransaction, underSavepoint } from "../transaction.ts";
 import { type CopyPath, writePostgres } from "./apply.ts";
 import {
   countDeadLetters,
@@ -239,6 +239,7 @@ export class PostgresTarget implements Target, SeedTarget {
               },
               savePositions: (g, p) => savePositions(c, g, p),
               saveDeadLetters: (g, l) => saveDeadLetters(c, this.deadLetterTable, g, l),
+              savepoint: (w) => underSavepoint((sql) => c.query(sql), w),
             }),
         );
         copy.staging.settle(true);
