@@ -3,6 +3,9 @@
  * numbers) into lossy doubles; when a decoder meets one, it asks for the number's source text,
  * found by its member name and order of appearance. Only the names asked for are searched.
  */
+import { ShadowdbError } from "../errors.ts";
+import { MAX_DIGITS_PER_RECORD, preview } from "./limits.ts";
+
 export type BinaryHandlingMode = "bytes" | "base64" | "base64-url-safe" | "hex";
 
 const patterns = new Map<string, RegExp>();
@@ -25,6 +28,8 @@ interface Occurrences {
 
 export class DecodeContext {
   private found: Map<string, Occurrences> | undefined;
+  /** Decimal digits this record has turned into text so far (see MAX_DIGITS_PER_RECORD). */
+  private digits = 0;
 
   constructor(
     private readonly text: string,
@@ -40,6 +45,20 @@ export class DecodeContext {
       this.found.set(name, entry);
     }
     return entry;
+  }
+
+  /**
+   * Charges `count` digits of decimal conversion to this record, refusing it (before the work)
+   * when the record's total passes MAX_DIGITS_PER_RECORD. Small decimals are never charged.
+   */
+  spendDigits(count: number, field: string): void {
+    this.digits += count;
+    if (this.digits > MAX_DIGITS_PER_RECORD) {
+      throw new ShadowdbError(
+        "DECODE_VALUE_TOO_LARGE",
+        `field ${preview(field)}: the record's decimals pass ${MAX_DIGITS_PER_RECORD} digits in all`,
+      );
+    }
   }
 
   /** The source text of the next not yet used number named `name` that parses to `lossy`. */

@@ -74,8 +74,25 @@ function headersRead(headers: KafkaRecord["headers"]): KafkaRecord["headers"] {
 const FETCH_WAIT_MS = 500;
 /** Records decoded between two turns of the event loop (see Materializer.prepare). */
 const DECODE_SLICE = 256;
+/**
+ * Record bytes that end a slice early: a fetch of big records (16 MiB each at most) was decoded
+ * in one turn, and 30 records of a 200,000-byte decimal held the loop long enough for /healthz
+ * to go silent and the consumer to lose its group membership.
+ */
+const DECODE_SLICE_BYTES = 1024 * 1024;
 /** How often high-water marks are read for lag, and an idle target is asked whether it answers. */
 const PROBE_MS = 5000;
+
+/** Where the slice from `start` ends: after one record at least, DECODE_SLICE at most, or once it holds DECODE_SLICE_BYTES. */
+function sliceEnd(records: KafkaRecord[], start: number): number {
+  let end = start;
+  let bytes = 0;
+  while (end < records.length && end - start < DECODE_SLICE && bytes < DECODE_SLICE_BYTES) {
+    const record = records[end++]!;
+    bytes += (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  }
+  return end;
+}
 
 export class Materializer {
   readonly stats: MaterializerStats = {
@@ -555,10 +572,10 @@ export class Materializer {
    */
   private async prepare(records: KafkaRecord[], mapper: Mapper | undefined): Promise<Item[]> {
     const items: Item[] = [];
-    for (let start = 0; start < records.length; start += DECODE_SLICE) {
+    for (let start = 0, end = 0; start < records.length; start = end) {
       if (start > 0) await setImmediatePromise();
-      for (const item of prepareItems(records.slice(start, start + DECODE_SLICE), this.decoder, mapper))
-        items.push(item);
+      end = sliceEnd(records, start);
+      for (const item of prepareItems(records.slice(start, end), this.decoder, mapper)) items.push(item);
     }
     return items;
   }
