@@ -154,18 +154,27 @@ function checkDepth(bytes: Buffer, start: number, end: number, what: string): vo
   }
   if (brackets <= MAX_DEPTH) return;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < region.length; i++) {
     const byte = region[i]!;
-    if (inString) {
-      if (byte === BACKSLASH) i++;
-      else if (byte === QUOTE) inString = false;
-    } else if (byte === QUOTE) inString = true;
-    else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+    if (byte === QUOTE) {
+      // Strings are skipped natively, to the first quote no odd run of backslashes escapes.
+      let close = region.indexOf(QUOTE, i + 1);
+      while (close !== -1 && escaped(region, close)) close = region.indexOf(QUOTE, close + 1);
+      // Unterminated: JSON.parse names the fault.
+      if (close === -1) return;
+      i = close;
+    } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
       if (++depth > MAX_DEPTH)
         throw new ShadowdbError("DECODE_TOO_DEEP", `the ${what} nests deeper than ${MAX_DEPTH} levels`);
     } else if (byte === CLOSE || byte === CLOSE_ARRAY) depth--;
   }
+}
+
+/** Whether the quote at `at` is escaped: an odd run of backslashes stands before it. */
+function escaped(bytes: Buffer, at: number): boolean {
+  let run = 0;
+  while (at - run > 0 && bytes[at - run - 1] === BACKSLASH) run++;
+  return run % 2 === 1;
 }
 
 const OPEN_OBJECT = 0x7b;
