@@ -116,8 +116,8 @@ export function frameBytes(bytes: Buffer, what: "key" | "value", schemas: Recent
     let end = bytes.length;
     while (end > 0 && isBlank(bytes[end - 1]!)) end--;
     if (mark > 0 && bytes[end - 1] === CLOSE) {
-      // A known schema half was checked when it was first seen.
-      checkDepth(bytes, known ? mark : 0, end, what);
+      // The schema half is checked when it is first compiled (SchemaCache.lookup).
+      checkDepth(bytes, mark, end, what);
       const payloadText = bytes.toString("utf8", mark + PAYLOAD_MARK_BYTES.length, end - 1);
       try {
         const payload = JSON.parse(payloadText);
@@ -215,6 +215,8 @@ export class SchemaCache<T> {
   private lookup(schemaText: string): T {
     let compiled = this.entries.get(schemaText);
     if (compiled === undefined) {
+      const bytes = Buffer.from(schemaText);
+      checkDepth(bytes, 0, bytes.length, "schema");
       compiled = this.compile(parseSchema(parse(schemaText, "schema")));
       if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(schemaText, compiled);
