@@ -1,24 +1,63 @@
 /**
  * Per-record decoding state. JSON.parse turns int64 values above 2^53 (and decimals sent as JSON
  * numbers) into lossy doubles; when a decoder meets one, it asks for the number's source text,
- * found by its member name and order of appearance. Only the names asked for are searched.
+ * found by its member name and order of appearance. The text is indexed on the first question.
  */
 import { ShadowdbError } from "../errors.ts";
 import { MAX_DIGITS_PER_RECORD, preview } from "./limits.ts";
 
 export type BinaryHandlingMode = "bytes" | "base64" | "base64-url-safe" | "hex";
 
-const patterns = new Map<string, RegExp>();
+/** A number, or a flat array of numbers and nulls, where a member's value starts. */
+const numberAt = /-?\d[\d.eE+-]*|\[(?:[\s,.eE+\-\d]|null)*\]/y;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
 
-/** `"name": <number or flat number array>`; a quote inside a JSON string is escaped, so no false hits. */
-function patternFor(name: string): RegExp {
-  let pattern = patterns.get(name);
-  if (!pattern) {
-    const quoted = JSON.stringify(name).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    pattern = new RegExp(`${quoted}\\s*:\\s*(-?\\d[\\d.eE+-]*|\\[(?:[\\s,.eE+\\-\\d]|null)*\\])`, "g");
-    if (patterns.size < 10_000) patterns.set(name, pattern);
+function skipBlanks(text: string, at: number): number {
+  let i = at;
+  for (
+    let c = text.charCodeAt(i);
+    c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+    c = text.charCodeAt(++i)
+  );
+  return i;
+}
+
+/**
+ * Every `"name": <number or flat number array>` of the text, by the name as the text writes it
+ * (escapes and all), in order: one pass, strings skipped natively. A search per name asked for
+ * cost a pass each (a wide record of big int64s: one per column), and found `"name"` inside a
+ * longer key with an escaped quote (`"x\"name"`), taking another member's digits.
+ */
+function numberMembers(text: string): Map<string, string[]> {
+  const members = new Map<string, string[]>();
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) !== QUOTE) continue;
+    let close = text.indexOf('"', i + 1);
+    while (close !== -1 && escaped(text, close)) close = text.indexOf('"', close + 1);
+    if (close === -1) break;
+    const after = skipBlanks(text, close + 1);
+    if (text.charCodeAt(after) === COLON) {
+      numberAt.lastIndex = skipBlanks(text, after + 1);
+      const value = numberAt.exec(text);
+      if (value) {
+        const name = text.slice(i + 1, close);
+        const texts = members.get(name);
+        if (texts) texts.push(value[0]);
+        else members.set(name, [value[0]]);
+      }
+    }
+    i = close;
   }
-  return pattern;
+  return members;
+}
+
+/** Whether the quote at `at` is escaped: an odd run of backslashes stands before it. */
+function escaped(text: string, at: number): boolean {
+  let run = 0;
+  while (at - run > 0 && text.charCodeAt(at - run - 1) === BACKSLASH) run++;
+  return run % 2 === 1;
 }
 
 interface Occurrences {
@@ -27,6 +66,7 @@ interface Occurrences {
 }
 
 export class DecodeContext {
+  private members: Map<string, string[]> | undefined;
   private found: Map<string, Occurrences> | undefined;
   /** Decimal digits this record has turned into text so far (see MAX_DIGITS_PER_RECORD). */
   private digits = 0;
@@ -40,7 +80,8 @@ export class DecodeContext {
     this.found ??= new Map();
     let entry = this.found.get(name);
     if (!entry) {
-      const texts = Array.from(this.text.matchAll(patternFor(name)), (m) => m[1]!);
+      this.members ??= numberMembers(this.text);
+      const texts = this.members.get(JSON.stringify(name).slice(1, -1)) ?? [];
       entry = { texts, used: texts.map(() => false) };
       this.found.set(name, entry);
     }

@@ -273,3 +273,24 @@ test("preview: at most the given characters, control characters and lone surroga
   assert.equal(preview("\ud83d\ude00"), "\ud83d\ude00");
   assert.equal(preview("abcdef", 3), "abc… (3 more characters)");
 });
+
+test("an int64's digits come from its own member, not from a longer key ending in an escaped quote", () => {
+  // JSON.parse reads both as 9007199254740992; the exact digits are looked up in the text.
+  const text = base.value!.toString();
+  const forged = text.replace(
+    '"c_bigint":9007199254740993',
+    '"x\\"c_bigint":9007199254740992,"c_bigint":9007199254740993',
+  );
+  assert.ok(forged !== text, "the recorded value has c_bigint 9007199254740993");
+  assert.equal(decoded(withValue(forged)).after!.c_bigint, 9007199254740993n);
+});
+
+test("int64 digits of a schemaless record with 100,000 big members are found in one pass", () => {
+  const members = Array.from({ length: 100_000 }, (_, i) => `"m${i}":${9007199254740993n + BigInt(i)}`);
+  const value = `{"op":"c","source":{},"after":{"id":2,${members.join(",")}}}`;
+  const started = performance.now();
+  const event = new RecordDecoder().decode({ ...base, key: null, value: Buffer.from(value) }) as RowChange;
+  const ms = performance.now() - started;
+  assert.equal(event.after!.m99999, 9007199254740993n + 99_999n);
+  assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
+});
