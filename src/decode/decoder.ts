@@ -97,7 +97,8 @@ export class RecordDecoder {
   }
 
   private interpret(record: KafkaRecord, at: Coordinates, envelope: Envelope): ChangeEvent {
-    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
+    // The key-change headers are decoded too, so they count.
+    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0) + keyHeaderBytes(record.headers);
     if (size > this.maxRecordBytes) {
       throw new ShadowdbError(
         "DECODE_OVERSIZED",
@@ -288,6 +289,16 @@ export class RecordDecoder {
     if (!oldKey && !newKey) return undefined;
     return { ...(oldKey && { oldKey }), ...(newKey && { newKey }) };
   }
+}
+
+function keyHeaderBytes(headers: KafkaRecord["headers"]): number {
+  let bytes = 0;
+  for (const name of KEY_CHANGE_HEADERS) {
+    const value = headers?.[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) bytes += first.length;
+  }
+  return bytes;
 }
 
 function headerRow(value: HeaderValue, decode: (text: string) => Row): Row | undefined {

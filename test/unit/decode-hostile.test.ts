@@ -83,6 +83,9 @@ function insertAt(bytes: Buffer, at: number, inserted: readonly number[]): Buffe
   return Buffer.concat([bytes.subarray(0, i), Buffer.from(inserted), bytes.subarray(i)]);
 }
 
+/** Offsets of base's value that start a character (no UTF-8 continuation byte there). */
+const boundaries = [...base.value!.keys()].filter((i) => (base.value![i]! & 0xc0) !== 0x80);
+
 function nested(depth: number, object: boolean): string {
   return object
     ? `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`
@@ -98,7 +101,8 @@ const bareObject = fc.dictionary(
 );
 
 const hostile: fc.Arbitrary<Case>[] = [
-  fc.nat().map((at) => ({
+  // Between characters: inside a multi-byte one, the value would be invalid UTF-8 first.
+  fc.constantFrom(...boundaries).map((at) => ({
     kind: "raw NUL byte",
     record: withValue(insertAt(base.value!, at, [0])),
     code: "DECODE_MALFORMED_JSON" as const,

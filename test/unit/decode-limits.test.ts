@@ -294,3 +294,13 @@ test("int64 digits of a schemaless record with 100,000 big members are found in 
   assert.equal(event.after!.m99999, 9007199254740993n + 99_999n);
   assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
 });
+
+test("a primary-key change header counts toward decode.maxRecordBytes", () => {
+  const limit = base.key!.length + base.value!.length + 100;
+  const decoder = new RecordDecoder({ maxRecordBytes: limit });
+  assert.equal(decoder.decode(base).op, "c");
+  const header = Buffer.from(`{"id":2,"pad":"${"x".repeat(200)}"}`);
+  assert.throws(() => decoder.decode({ ...base, headers: { "__debezium.oldkey": header } }), {
+    code: "DECODE_OVERSIZED",
+  });
+});
