@@ -52,7 +52,10 @@ export function preview(text: string, max = PREVIEW_CHARS): string {
 /** A column name no target can have (too long, or with a control character), or undefined when fine. */
 export function badName(name: string): string | undefined {
   if (name.length > MAX_NAME_CHARS) return `is longer than ${MAX_NAME_CHARS} characters`;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL and control characters are what is refused.
-  if (/[\u0000-\u001f\u007f]/.test(name)) return "holds a control character";
+  // A loop, not a regex: schemaless rows have every name checked per record (a regex was ~6 us a row).
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return "holds a control character";
+  }
   return undefined;
 }
