@@ -24,6 +24,22 @@ export const errorCodes = {
     summary: "a create, read or update without `after`, or a delete without key or `before`",
   },
   DECODE_OVERSIZED: { retriable: false, summary: "the record is larger than the configured limit" },
+  DECODE_VALUE_TOO_LARGE: {
+    retriable: false,
+    summary:
+      "a value is beyond what any target can hold: a decimal past PostgreSQL's numeric (131072 digits before the point, 16383 after), more decimal digits in one record than the per-record budget, a bit string past 83886080 bits",
+  },
+  DECODE_TOO_DEEP: { retriable: false, summary: "the value or its schema nests deeper than 64 levels" },
+  DECODE_BAD_UTF8: { retriable: false, summary: "the key, value or a key header is not valid UTF-8" },
+  DECODE_ENVELOPE_MISMATCH: {
+    retriable: false,
+    summary:
+      "a bare row (no Debezium envelope) where the table's `envelope` is debezium, or an envelope where it is flattened",
+  },
+  DECODE_KEY_MISMATCH: {
+    retriable: false,
+    summary: "the message key's values differ from the same columns of the row it carries",
+  },
 
   // Configuration (src/config): fixed by editing the file or the environment.
   CONFIG_UNREADABLE: { retriable: false, summary: "the config file cannot be read or is not YAML" },

@@ -32,6 +32,7 @@ export const tableEntrySchema = section({
   topicPattern: nonEmpty.optional(),
   table: z.string(),
   key: columnList.min(1).optional(),
+  envelope: z.enum(["debezium", "flattened"]).default("debezium"),
   columns: defaulted(
     section({
       exclude: columnList.default([]),

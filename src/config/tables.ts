@@ -15,6 +15,8 @@ export interface TableMapping {
   readonly table: TableName;
   /** Source column names; absent means the message key's fields. */
   readonly key?: readonly string[];
+  /** What the topic's row records are: Debezium envelopes, or ExtractNewRecordState rows. */
+  readonly envelope: "debezium" | "flattened";
   readonly columns: {
     readonly exclude: readonly string[];
     readonly rename: Readonly<Record<string, string>>;
@@ -104,6 +106,7 @@ function mappingOf(spec: TableEntry, entry: number, table: TableName): TableMapp
     entry,
     table,
     ...(spec.key === undefined ? {} : { key: spec.key }),
+    envelope: spec.envelope,
     columns: spec.columns,
     diff: spec.diff,
     ...(spec.schema?.follow === undefined ? {} : { schemaFollow: spec.schema.follow }),

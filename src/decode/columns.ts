@@ -4,7 +4,15 @@
  */
 import { ShadowdbError } from "../errors.ts";
 import { DecodeContext } from "./context.ts";
-import { decimalFromBase64, decimalFromNumberText, scaled, twosComplement } from "./numeric.ts";
+import { MAX_BITS, MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS, preview } from "./limits.ts";
+import {
+  checkScale,
+  decimalFromBase64,
+  decimalFromNumberText,
+  decimalFromParts,
+  strictBase64,
+  strictHex,
+} from "./numeric.ts";
 import type { ConnectSchema } from "./schema.ts";
 import { dateFromEpochDays, durationFromMicros, localDateTime, timeOfDay, type Unit } from "./temporal.ts";
 import { UNCHANGED, type Value } from "./values.ts";
@@ -88,11 +96,14 @@ const PLACEHOLDER_UUID = "b68a35a7-17ad-35b3-af2a-ae46edb4545a";
 
 function mismatch(field: string, expected: string, raw: unknown): never {
   const got = raw === null ? "null" : Array.isArray(raw) ? "array" : typeof raw;
-  throw new ShadowdbError("DECODE_SCHEMA_MISMATCH", `field ${field}: expected ${expected}, got ${got}`);
+  throw new ShadowdbError(
+    "DECODE_SCHEMA_MISMATCH",
+    `field ${preview(field)}: expected ${expected}, got ${got}`,
+  );
 }
 
 function badValue(field: string, what: string): never {
-  throw new ShadowdbError("DECODE_BAD_VALUE", `field ${field}: ${what}`);
+  throw new ShadowdbError("DECODE_BAD_VALUE", `field ${preview(field)}: ${what}`);
 }
 
 function int(raw: unknown, field: string): number {
@@ -124,7 +135,7 @@ function str(raw: unknown, field: string): string {
 }
 
 function base64(raw: unknown, field: string): Buffer {
-  return Buffer.from(str(raw, field), "base64");
+  return strictBase64(str(raw, field), field);
 }
 
 const primitive: Record<string, { type: ColumnType["kind"]; decode: Decoder }> = {
@@ -146,16 +157,31 @@ const primitive: Record<string, { type: ColumnType["kind"]; decode: Decoder }> =
 
 const binarySourceTypes = /^(BYTEA|BLOB|TINYBLOB|MEDIUMBLOB|LONGBLOB|BINARY|VARBINARY)$/i;
 
-function stringBytes(mode: DecodeContext["binaryMode"], text: string): Buffer {
+function stringBytes(mode: DecodeContext["binaryMode"], text: string, field: string): Buffer {
   switch (mode) {
     case "hex":
-      return Buffer.from(text, "hex");
+      return strictHex(text, field);
     case "base64-url-safe":
-      return Buffer.from(text, "base64url");
+      return strictBase64(text, field, "base64url");
     case "base64":
     case "bytes":
-      return Buffer.from(text, "base64");
+      return strictBase64(text, field);
   }
+}
+
+/** decimal.handling.mode=string with the source type propagated: text a numeric column can take. */
+const decimalSourceTypes = /^(NUMERIC|DECIMAL|DEC|FIXED)$/i;
+const MAX_DECIMAL_TEXT = MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS + 2;
+
+function decimalText(raw: unknown, _: DecodeContext, field: string): Value {
+  if (raw === PLACEHOLDER) return UNCHANGED;
+  const text = str(raw, field);
+  if (text.length > MAX_DECIMAL_TEXT)
+    throw new ShadowdbError(
+      "DECODE_VALUE_TOO_LARGE",
+      `field ${preview(field)}: decimal text of ${text.length} characters is beyond any target`,
+    );
+  return text;
 }
 
 const temporalInt: Record<string, { kind: ColumnKind; unit: Unit; of: "date" | "time" | "timestamp" }> = {
@@ -186,6 +212,8 @@ const dateInfinity = new Map([
 
 const zonedTimestamp =
   /^(?:[+-]?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d(?::\d\d)?)|-?infinity)$/;
+/** Longer than any ISO-8601 timestamp Debezium writes (a 6-digit year, 9 fraction digits, an offset). */
+const MAX_TEMPORAL_TEXT = 64;
 const zonedTime = /^\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d(?::\d\d(?::\d\d)?)?)$/;
 
 function sourceType(schema: ConnectSchema): ColumnType["source"] {
@@ -256,7 +284,8 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
     }
     switch (name) {
       case "org.apache.kafka.connect.data.Decimal": {
-        const scale = Number(schema.parameters?.scale ?? "0");
+        // Checked when the schema is compiled: every value of it would be refused anyway.
+        const scale = checkScale(Number(schema.parameters?.scale ?? "0"), field);
         const precision = schema.parameters?.["connect.decimal.precision"];
         return {
           type: {
@@ -266,10 +295,10 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
             ...(precision !== undefined && { precision: Number(precision) }),
           },
           decode: (raw, ctx, f) => {
-            if (typeof raw === "string") return decimalFromBase64(raw, scale);
+            if (typeof raw === "string") return decimalFromBase64(raw, scale, f, ctx);
             if (typeof raw === "number") {
               const text = ctx.numberText(field, raw);
-              const exact = text === undefined ? undefined : decimalFromNumberText(text, scale);
+              const exact = text === undefined ? undefined : decimalFromNumberText(text, scale, f, ctx);
               return exact ?? badValue(f, `decimal ${raw} does not fit scale ${scale}`);
             }
             return mismatch(f, "a base64 string or number (Decimal)", raw);
@@ -279,10 +308,10 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
       case "io.debezium.data.VariableScaleDecimal":
         return {
           type: { ...withSource, kind: "decimal" },
-          decode: (raw, _, f) => {
+          decode: (raw, ctx, f) => {
             if (typeof raw !== "object" || raw === null) return mismatch(f, "a {scale, value} struct", raw);
             const { scale, value } = raw as { scale?: unknown; value?: unknown };
-            return scaled(twosComplement(base64(value, `${f}.value`)), int(scale, `${f}.scale`));
+            return decimalFromParts(str(value, `${f}.value`), int(scale, `${f}.scale`), f, ctx);
           },
         };
       case "io.debezium.time.Date":
@@ -299,9 +328,10 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
           type: { ...withSource, kind: "timestamptz" },
           decode: (raw, _, f) => {
             const text = str(raw, f);
-            return zonedTimestamp.test(text)
+            // Length first: the pattern backtracks through a long run of digits (5 MB: 350 ms).
+            return text.length <= MAX_TEMPORAL_TEXT && zonedTimestamp.test(text)
               ? text
-              : badValue(f, `not an ISO-8601 timestamp with offset: ${text}`);
+              : badValue(f, `not an ISO-8601 timestamp with offset: ${preview(text, 60)}`);
           },
         };
       case "io.debezium.time.ZonedTime":
@@ -309,7 +339,9 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
           type: { ...withSource, kind: "timetz" },
           decode: (raw, _, f) => {
             const text = str(raw, f);
-            return zonedTime.test(text) ? text : badValue(f, `not an ISO-8601 time with offset: ${text}`);
+            return text.length <= MAX_TEMPORAL_TEXT && zonedTime.test(text)
+              ? text
+              : badValue(f, `not an ISO-8601 time with offset: ${preview(text, 60)}`);
           },
         };
       case "io.debezium.time.IsoDate":
@@ -376,7 +408,14 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
           type: { ...withSource, kind: "bits", ...(!varying && { length: declared }) },
           decode: (raw, _, f) => {
             const bytes = base64(raw, f);
-            return bitString(bytes, varying ? significantBits(bytes) : declared);
+            const length = varying ? significantBits(bytes) : declared;
+            if (length > MAX_BITS) {
+              throw new ShadowdbError(
+                "DECODE_VALUE_TOO_LARGE",
+                `field ${preview(f)}: ${length} bits is beyond any target (${MAX_BITS})`,
+              );
+            }
+            return bitString(bytes, length);
           },
         };
       }
@@ -478,8 +517,11 @@ function compileType(schema: ConnectSchema, field: string): { type: ColumnType; 
         return {
           type: { ...withSource, kind: "bytes" },
           decode: (raw, ctx, f) =>
-            raw === PLACEHOLDER ? UNCHANGED : stringBytes(ctx.binaryMode, str(raw, f)),
+            raw === PLACEHOLDER ? UNCHANGED : stringBytes(ctx.binaryMode, str(raw, f), f),
         };
+      }
+      if (schema.type === "string" && source?.type && decimalSourceTypes.test(source.type)) {
+        return { type: { ...withSource, kind: p.type }, decode: decimalText };
       }
       return { type: { ...withSource, kind: p.type }, decode: p.decode };
     }
@@ -520,13 +562,25 @@ function compileArray(
 }
 
 function significantBits(bytes: Buffer): number {
-  for (let i = bytes.length * 8 - 1; i >= 0; i--) if ((bytes[i >> 3]! >> (i & 7)) & 1) return i + 1;
-  return 0;
+  let last = bytes.length - 1;
+  while (last >= 0 && bytes[last] === 0) last--;
+  if (last < 0) return 0;
+  return last * 8 + (32 - Math.clz32(bytes[last]!));
 }
 
-/** Debezium's Bits are java.util.BitSet bytes (bit i has weight 2^i); print most significant first. */
+/** Each byte's eight bits, most significant first. */
+const BYTE_BITS = Array.from({ length: 256 }, (_, b) => b.toString(2).padStart(8, "0"));
+
+/**
+ * Debezium's Bits are java.util.BitSet bytes (bit i has weight 2^i); printed most significant
+ * first, a byte at a time (a bit at a time took seconds at PostgreSQL's 83886080 bits).
+ */
 function bitString(bytes: Buffer, length: number): string {
-  let out = "";
-  for (let i = length - 1; i >= 0; i--) out += (bytes[i >> 3] ?? 0) & (1 << (i & 7)) ? "1" : "0";
-  return out;
+  if (!(length > 0)) return "";
+  const parts: string[] = [];
+  const top = (length - 1) >> 3;
+  // The top byte holds the bits above the last whole byte.
+  parts.push(BYTE_BITS[bytes[top] ?? 0]!.slice(8 - (((length - 1) & 7) + 1)));
+  for (let i = top - 1; i >= 0; i--) parts.push(BYTE_BITS[bytes[i] ?? 0]!);
+  return parts.join("");
 }

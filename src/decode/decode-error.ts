@@ -1,12 +1,16 @@
 import { type ErrorCode, ShadowdbError } from "../errors.ts";
 import type { Coordinates } from "./events.ts";
+import { preview } from "./limits.ts";
+
+/** A message quotes record text in bounded previews; this bounds whatever else it says too. */
+const MESSAGE_CHARS = 1000;
 
 /** A record that cannot be decoded: the code says why, `at` says which record (for the dead-letter store). */
 export class DecodeError extends ShadowdbError {
   readonly at: Coordinates;
 
   constructor(code: ErrorCode, message: string, at: Coordinates, options?: { cause?: unknown }) {
-    super(code, `${message} (${at.topic}[${at.partition}]@${at.offset})`, options);
+    super(code, `${preview(message, MESSAGE_CHARS)} (${at.topic}[${at.partition}]@${at.offset})`, options);
     this.name = "DecodeError";
     this.at = at;
   }
@@ -16,7 +20,7 @@ export class DecodeError extends ShadowdbError {
     if (error instanceof DecodeError) return error;
     if (error instanceof ShadowdbError)
       return new DecodeError(error.code, error.message, at, { cause: error });
-    const message = error instanceof Error ? error.message : String(error);
+    const message = preview(error instanceof Error ? error.message : String(error));
     return new DecodeError("DECODE_BAD_VALUE", `unexpected failure: ${message}`, at, { cause: error });
   }
 }

@@ -2,6 +2,7 @@
  * Raw Kafka record → ChangeEvent. Two steps, as in a protocol parser: frame the bytes (JSON and
  * the Connect schema/payload split), then interpret the payload by its shape and `op`.
  */
+import { isDeepStrictEqual } from "node:util";
 import { ShadowdbError } from "../errors.ts";
 import type { Column, CompiledField } from "./columns.ts";
 import { type CompiledKey, type CompiledValue, compileKey, compileValue } from "./compiled.ts";
@@ -17,9 +18,10 @@ import type {
   TransactionBoundary,
   TransactionRef,
 } from "./events.ts";
-import { type Framed, frame, frameBytes, RecentSchemaTexts, SchemaCache } from "./frame.ts";
+import { checkedText, type Framed, frame, frameBytes, RecentSchemaTexts, SchemaCache } from "./frame.ts";
+import { badName, preview } from "./limits.ts";
 import { looseRow } from "./loose.ts";
-import type { Row } from "./values.ts";
+import { type Row, UNCHANGED, type Value } from "./values.ts";
 
 /** The headers decoding reads (a primary-key change's other key); it never looks at the others. */
 export const KEY_CHANGE_HEADERS = ["__debezium.oldkey", "__debezium.newkey"] as const;
@@ -50,6 +52,15 @@ export interface DecoderOptions {
   before?: "always" | "deletes";
 }
 
+/**
+ * What a topic's row records look like: Debezium's envelope (before/after/op/source), or rows
+ * flattened by ExtractNewRecordState (`tables[].envelope`). A record of the other kind is refused:
+ * read as a row, any bare JSON object on a topic would have been inserted.
+ */
+export type Envelope = "debezium" | "flattened";
+
+const expectedShape = { debezium: "envelope", flattened: "flattened" } as const;
+
 type Payload = Record<string, unknown>;
 
 function isObject(value: unknown): value is Payload {
@@ -75,17 +86,19 @@ export class RecordDecoder {
     this.everyBefore = (options.before ?? "always") === "always";
   }
 
-  decode(record: KafkaRecord): ChangeEvent {
+  /** `envelope`: what the topic's row records are (default debezium); control records pass either way. */
+  decode(record: KafkaRecord, envelope: Envelope = "debezium"): ChangeEvent {
     const at: Coordinates = { topic: record.topic, partition: record.partition, offset: record.offset };
     try {
-      return this.interpret(record, at);
+      return this.interpret(record, at, envelope);
     } catch (error) {
       throw DecodeError.wrap(error, at);
     }
   }
 
-  private interpret(record: KafkaRecord, at: Coordinates): ChangeEvent {
-    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  private interpret(record: KafkaRecord, at: Coordinates, envelope: Envelope): ChangeEvent {
+    // The key-change headers are decoded too, so they count.
+    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0) + keyHeaderBytes(record.headers);
     if (size > this.maxRecordBytes) {
       throw new ShadowdbError(
         "DECODE_OVERSIZED",
@@ -101,6 +114,14 @@ export class RecordDecoder {
     const ctx = new DecodeContext(framed.payloadText, this.binaryMode);
     const compiled = framed.schemaText === null ? undefined : this.values.get(framed.schemaText);
     const shape = compiled?.shape ?? inferShape(framed.payload, record.topic);
+    if ((shape === "envelope" || shape === "flattened") && shape !== expectedShape[envelope]) {
+      throw new ShadowdbError(
+        "DECODE_ENVELOPE_MISMATCH",
+        shape === "flattened"
+          ? "the value is a bare row, not a Debezium envelope; a topic of ExtractNewRecordState rows needs `envelope: flattened` in its tables[] entry"
+          : "the value is a Debezium envelope, but the topic's tables[] entry says `envelope: flattened`",
+      );
+    }
     switch (shape) {
       case "envelope":
         return this.envelope(
@@ -147,7 +168,7 @@ export class RecordDecoder {
       return { row: row as Row, columns: compiled.columns };
     }
     if (!isObject(framed.payload)) envelopeError("the key is not a struct");
-    return { row: looseRow(framed.payload, ctx), columns: Object.keys(framed.payload) };
+    return { row: looseColumns(framed.payload, ctx), columns: Object.keys(framed.payload) };
   }
 
   private envelope(
@@ -175,6 +196,9 @@ export class RecordDecoder {
         if (op === "d" && before === null && key === null) {
           throw new ShadowdbError("DECODE_MISSING_ROW", "a delete with neither key nor before");
         }
+        // A primary-key change arrives as a delete under the old key and a create under the new
+        // one, so each row still agrees with its own key.
+        if (key) checkKey(key.row, op === "d" ? before : after);
         const event: RowChange = {
           op,
           at,
@@ -211,7 +235,10 @@ export class RecordDecoder {
         };
       }
       default:
-        throw new ShadowdbError("DECODE_UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`);
+        throw new ShadowdbError(
+          "DECODE_UNKNOWN_OP",
+          `unknown op ${preview(JSON.stringify(op) ?? "undefined", 40)}`,
+        );
     }
   }
 
@@ -222,15 +249,18 @@ export class RecordDecoder {
     key: { row: Row; columns: string[] } | null,
     at: Coordinates,
   ): RowChange {
-    const decoded = (compiled ? compiled.row.decode(payload, ctx, "row") : looseRow(payload, ctx)) as Row;
+    const decoded = (compiled ? compiled.row.decode(payload, ctx, "row") : looseColumns(payload, ctx)) as Row;
     const row: Row = {};
     const meta: Row = {};
     for (const [name, value] of Object.entries(decoded)) (name.startsWith("__") ? meta : row)[name] = value;
     const deleted = meta.__deleted === "true" || meta.__deleted === true;
-    const declared = typeof meta.__op === "string" && "cdur".includes(meta.__op) ? meta.__op : undefined;
+    const declared =
+      typeof meta.__op === "string" && meta.__op.length === 1 && "cdur".includes(meta.__op)
+        ? meta.__op
+        : undefined;
     const op = deleted ? "d" : ((declared as RowChange["op"] | undefined) ?? "c");
     const parts = at.topic.split(".");
-    return {
+    const event: RowChange = {
       op,
       at,
       table: {
@@ -247,6 +277,8 @@ export class RecordDecoder {
       transaction: null,
       flattened: { meta },
     };
+    if (key) checkKey(key.row, row);
+    return event;
   }
 
   /** Primary-key changes carry the other key in a header; decoded like a key, tolerant of its framing. */
@@ -259,11 +291,20 @@ export class RecordDecoder {
   }
 }
 
+function keyHeaderBytes(headers: KafkaRecord["headers"]): number {
+  let bytes = 0;
+  for (const name of KEY_CHANGE_HEADERS) {
+    const value = headers?.[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) bytes += first.length;
+  }
+  return bytes;
+}
+
 function headerRow(value: HeaderValue, decode: (text: string) => Row): Row | undefined {
   const first = Array.isArray(value) ? value[0] : value;
   if (first === undefined) return undefined;
-  const text = typeof first === "string" ? first : first.toString("utf8");
-  return decode(text);
+  return decode(checkedText(typeof first === "string" ? Buffer.from(first) : first, "key header"));
 }
 
 function rowOf(
@@ -275,7 +316,55 @@ function rowOf(
   if (raw === null || raw === undefined) return null;
   if (field) return field.decode(raw, ctx, name) as Row;
   if (!isObject(raw)) envelopeError(`${name} is not an object`);
+  return looseColumns(raw, ctx);
+}
+
+/** A schemaless row or key: its members are columns, so their names are checked as a schema's are. */
+function looseColumns(raw: Payload, ctx: DecodeContext): Row {
+  for (const name in raw) {
+    // Rows of a table repeat their names: each is checked once (a check per name and row was a
+    // tenth of a schemaless decode).
+    if (goodNames.has(name)) continue;
+    const problem = badName(name);
+    if (problem)
+      throw new ShadowdbError(
+        "DECODE_BAD_VALUE",
+        `column name ${JSON.stringify(preview(name, 80))} ${problem}`,
+      );
+    if (goodNames.size >= 10_000) goodNames.clear();
+    goodNames.add(name);
+  }
   return looseRow(raw, ctx);
+}
+
+const goodNames = new Set<string>();
+
+/**
+ * DECODE_KEY_MISMATCH when the message key and the row it carries disagree on a key column:
+ * applied, the row would land under the key's id or the row's, and either is wrong. Values are
+ * not quoted (a key can be what masking hides). Key fields the row lacks (a router's table
+ * identifier) or did not send (TOAST) are not compared.
+ */
+function checkKey(key: Row, row: Row | null): void {
+  if (!row) return;
+  for (const column in key) {
+    const expected = key[column]!;
+    const value = row[column];
+    if (value === undefined || value === UNCHANGED || expected === UNCHANGED) continue;
+    if (!sameValue(expected, value)) {
+      throw new ShadowdbError(
+        "DECODE_KEY_MISMATCH",
+        `the message key's ${JSON.stringify(preview(column, 80))} differs from the row's`,
+      );
+    }
+  }
+}
+
+/** Equal as decoded; an int64 from a schema and the same integer from a schemaless side agree. */
+function sameValue(a: Value, b: Value): boolean {
+  if (typeof a === "bigint" && typeof b === "number") return Number.isInteger(b) && a === BigInt(b);
+  if (typeof a === "number" && typeof b === "bigint") return Number.isInteger(a) && BigInt(a) === b;
+  return isDeepStrictEqual(a, b);
 }
 
 function inferShape(payload: Payload, topic: string): CompiledValue["shape"] {
@@ -363,7 +452,8 @@ function transactionRef(raw: unknown): TransactionRef | null {
 
 function transactionBoundary(payload: Payload, at: Coordinates): TransactionBoundary {
   const status = payload.status;
-  if (status !== "BEGIN" && status !== "END") envelopeError(`transaction status ${JSON.stringify(status)}`);
+  if (status !== "BEGIN" && status !== "END")
+    envelopeError(`transaction status ${preview(JSON.stringify(status) ?? "undefined", 40)}`);
   const id = String(payload.id ?? "");
   const collections = Array.isArray(payload.data_collections) ? payload.data_collections : null;
   return {

@@ -3,7 +3,9 @@
  * every record of a table and is most of its bytes, so it is cut out as text, compiled once and
  * looked up by that text; only the payload half is parsed per record.
  */
+import { isUtf8 } from "node:buffer";
 import { ShadowdbError } from "../errors.ts";
+import { MAX_DEPTH, preview } from "./limits.ts";
 import { type ConnectSchema, parseSchema } from "./schema.ts";
 
 const SCHEMA_PREFIX = '{"schema":';
@@ -21,9 +23,10 @@ function parse(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
+    // V8's message quotes the text around the fault: bounded and escaped like any record text.
     throw new ShadowdbError(
       "DECODE_MALFORMED_JSON",
-      `${what} is not valid JSON: ${(error as Error).message}`,
+      `${what} is not valid JSON: ${preview((error as Error).message)}`,
     );
   }
 }
@@ -104,6 +107,8 @@ export class RecentSchemaTexts {
  * search finds what the text search would). Anything else goes through frame() whole.
  */
 export function frameBytes(bytes: Buffer, what: "key" | "value", schemas: RecentSchemaTexts): Framed {
+  // toString would put U+FFFD in place of each bad sequence and store that as the value.
+  if (!isUtf8(bytes)) throw new ShadowdbError("DECODE_BAD_UTF8", `the ${what} is not valid UTF-8`);
   const start = SCHEMA_PREFIX_BYTES.length;
   if (bytes.length > start && bytes.compare(SCHEMA_PREFIX_BYTES, 0, start, 0, start) === 0) {
     const known = schemas.known(bytes, start);
@@ -111,6 +116,8 @@ export function frameBytes(bytes: Buffer, what: "key" | "value", schemas: Recent
     let end = bytes.length;
     while (end > 0 && isBlank(bytes[end - 1]!)) end--;
     if (mark > 0 && bytes[end - 1] === CLOSE) {
+      // The schema half is checked when it is first compiled (SchemaCache.lookup).
+      checkDepth(bytes, mark, end, what);
       const payloadText = bytes.toString("utf8", mark + PAYLOAD_MARK_BYTES.length, end - 1);
       try {
         const payload = JSON.parse(payloadText);
@@ -121,8 +128,60 @@ export function frameBytes(bytes: Buffer, what: "key" | "value", schemas: Recent
       }
     }
   }
+  checkDepth(bytes, 0, bytes.length, what);
   return frame(bytes.toString("utf8"), what);
 }
+
+/** Text from a header or the command line: the same checks as record bytes. */
+export function checkedText(bytes: Buffer, what: string): string {
+  if (!isUtf8(bytes)) throw new ShadowdbError("DECODE_BAD_UTF8", `the ${what} is not valid UTF-8`);
+  checkDepth(bytes, 0, bytes.length, what);
+  return bytes.toString("utf8");
+}
+
+/**
+ * DECODE_TOO_DEEP when the JSON in bytes[start, end) nests deeper than MAX_DEPTH, checked before
+ * JSON.parse: parsing nesting costs ~1.5 µs a level, so a 16 MiB record of brackets would hold
+ * the event loop for seconds, and the recursive steps after it would run out of stack.
+ */
+function checkDepth(bytes: Buffer, start: number, end: number, what: string): void {
+  const region = bytes.subarray(start, end);
+  // At most MAX_DEPTH brackets cannot nest deeper: counted natively, nearly every payload stops here.
+  let brackets = 0;
+  for (const open of [OPEN_OBJECT, OPEN_ARRAY]) {
+    for (let at = region.indexOf(open); at !== -1 && brackets <= MAX_DEPTH; at = region.indexOf(open, at + 1))
+      brackets++;
+  }
+  if (brackets <= MAX_DEPTH) return;
+  let depth = 0;
+  for (let i = 0; i < region.length; i++) {
+    const byte = region[i]!;
+    if (byte === QUOTE) {
+      // Strings are skipped natively, to the first quote no odd run of backslashes escapes.
+      let close = region.indexOf(QUOTE, i + 1);
+      while (close !== -1 && escaped(region, close)) close = region.indexOf(QUOTE, close + 1);
+      // Unterminated: JSON.parse names the fault.
+      if (close === -1) return;
+      i = close;
+    } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+      if (++depth > MAX_DEPTH)
+        throw new ShadowdbError("DECODE_TOO_DEEP", `the ${what} nests deeper than ${MAX_DEPTH} levels`);
+    } else if (byte === CLOSE || byte === CLOSE_ARRAY) depth--;
+  }
+}
+
+/** Whether the quote at `at` is escaped: an odd run of backslashes stands before it. */
+function escaped(bytes: Buffer, at: number): boolean {
+  let run = 0;
+  while (at - run > 0 && bytes[at - run - 1] === BACKSLASH) run++;
+  return run % 2 === 1;
+}
+
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 function isFramed(value: unknown): value is { schema: unknown; payload: unknown } {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
@@ -156,6 +215,8 @@ export class SchemaCache<T> {
   private lookup(schemaText: string): T {
     let compiled = this.entries.get(schemaText);
     if (compiled === undefined) {
+      const bytes = Buffer.from(schemaText);
+      checkDepth(bytes, 0, bytes.length, "schema");
       compiled = this.compile(parseSchema(parse(schemaText, "schema")));
       if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(schemaText, compiled);

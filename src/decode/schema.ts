@@ -3,6 +3,7 @@
  * checked once per distinct schema; everything after this trusts the shape.
  */
 import { ShadowdbError } from "../errors.ts";
+import { badName, preview } from "./limits.ts";
 
 export type ConnectType =
   | "int8"
@@ -49,13 +50,14 @@ const types = new Set<string>([
 ]);
 
 function bad(path: string, what: string): never {
-  throw new ShadowdbError("DECODE_BAD_SCHEMA", `schema ${path || "(root)"}: ${what}`);
+  throw new ShadowdbError("DECODE_BAD_SCHEMA", `schema ${preview(path || "(root)")}: ${what}`);
 }
 
 export function parseSchema(raw: unknown, path = ""): ConnectSchema {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) bad(path, "expected an object");
   const s = raw as Record<string, unknown>;
-  if (typeof s.type !== "string" || !types.has(s.type)) bad(path, `unknown type ${JSON.stringify(s.type)}`);
+  if (typeof s.type !== "string" || !types.has(s.type))
+    bad(path, `unknown type ${preview(JSON.stringify(s.type) ?? "undefined", 40)}`);
   const schema: ConnectSchema = { type: s.type as ConnectType, optional: s.optional === true };
   if (s.name !== undefined) {
     if (typeof s.name !== "string") bad(path, "name must be a string");
@@ -74,6 +76,10 @@ export function parseSchema(raw: unknown, path = ""): ConnectSchema {
       schema.fields = s.fields.map((f, i) => {
         const field = parseSchema(f, `${path}.fields[${i}]`);
         if (field.field === undefined) bad(`${path}.fields[${i}]`, "a struct field needs a name");
+        // Struct fields become columns: a name no target can have is refused here, once per schema.
+        const problem = badName(field.field);
+        if (problem)
+          bad(`${path}.fields[${i}]`, `field name ${JSON.stringify(preview(field.field, 80))} ${problem}`);
         return field;
       });
       break;

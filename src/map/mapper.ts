@@ -4,6 +4,7 @@
  */
 import type { TableMapping } from "../config/index.ts";
 import type { Column, ColumnType, RowChange, Truncate } from "../decode/index.ts";
+import { preview } from "../decode/limits.ts";
 import { type Row, UNCHANGED, type Value } from "../decode/values.ts";
 import { ShadowdbError } from "../errors.ts";
 import { mask } from "./mask.ts";
@@ -161,7 +162,11 @@ export class Mapper {
     for (const column of keyColumns) {
       const value = source[column];
       if (value === undefined || value === UNCHANGED) {
-        throw new ShadowdbError("MAP_KEY_COLUMN_MISSING", `key column ${column} is absent from the event`);
+        // The name can come from the record's own key schema: quoted bounded and escaped.
+        throw new ShadowdbError(
+          "MAP_KEY_COLUMN_MISSING",
+          `key column ${JSON.stringify(preview(column, 80))} is absent from the event`,
+        );
       }
       const rule = this.mapping.columns.mask[column];
       key[this.targetName(column) ?? column] = rule

@@ -68,7 +68,7 @@ export function prepareItems(records: KafkaRecord[], decoder: RecordDecoder, map
   const items: Item[] = [];
   for (const record of records) {
     try {
-      const event = decoder.decode(record);
+      const event = decoder.decode(record, mapper?.mapping.envelope);
       switch (event.op) {
         case "c":
         case "u":

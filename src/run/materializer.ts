@@ -109,8 +109,27 @@ function headersRead(headers: KafkaRecord["headers"]): KafkaRecord["headers"] {
 const FETCH_WAIT_MS = 500;
 /** Records decoded between two turns of the event loop (see Materializer.prepare). */
 const DECODE_SLICE = 256;
+/**
+ * Record bytes that end a slice early. Decoding costs ~0.01 us a byte of JSON but ~0.5 us a byte
+ * of a large decimal (turned into digits): 30 records of the largest decimal PostgreSQL holds,
+ * sliced at 1 MiB, held the loop for 1.1 s; at 64 KiB a slice is a few tens of ms at worst.
+ */
+const DECODE_SLICE_BYTES = 64 * 1024;
+/** Slices run back to back until this long has passed since the last turn of the loop. */
+const DECODE_TURN_MS = 10;
 /** How often high-water marks are read for lag, and an idle target is asked whether it answers. */
 const PROBE_MS = 5000;
+
+/** Where the slice from `start` ends: after one record at least, DECODE_SLICE at most, or once it holds DECODE_SLICE_BYTES. */
+function sliceEnd(records: KafkaRecord[], start: number): number {
+  let end = start;
+  let bytes = 0;
+  while (end < records.length && end - start < DECODE_SLICE && bytes < DECODE_SLICE_BYTES) {
+    const record = records[end++]!;
+    bytes += (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  }
+  return end;
+}
 
 export class Materializer {
   readonly stats: MaterializerStats = {
@@ -624,10 +643,14 @@ export class Materializer {
    */
   private async prepare(records: KafkaRecord[], mapper: Mapper | undefined): Promise<Item[]> {
     const items: Item[] = [];
-    for (let start = 0; start < records.length; start += DECODE_SLICE) {
-      if (start > 0) await setImmediatePromise();
-      for (const item of prepareItems(records.slice(start, start + DECODE_SLICE), this.decoder, mapper))
-        items.push(item);
+    let turned = performance.now();
+    for (let start = 0, end = 0; start < records.length; start = end) {
+      if (start > 0 && performance.now() - turned >= DECODE_TURN_MS) {
+        await setImmediatePromise();
+        turned = performance.now();
+      }
+      end = sliceEnd(records, start);
+      for (const item of prepareItems(records.slice(start, end), this.decoder, mapper)) items.push(item);
     }
     return items;
   }

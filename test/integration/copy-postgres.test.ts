@@ -70,7 +70,13 @@ function batches(fixture: Fixture, perMessage = false): Batch[] {
     stringify({
       kafka: { brokers: "a:1", groupId: "g" },
       target: { dialect: "postgres", url: "postgres://h/shadow" },
-      tables: [{ topic: records[0]!.topic, table: "public.t" }],
+      tables: [
+        {
+          topic: records[0]!.topic,
+          table: "public.t",
+          envelope: fixture.mode === "unwrap-rewrite" ? "flattened" : "debezium",
+        },
+      ],
       http: { port: 0 },
     }),
     "copy-test.yaml",
@@ -83,7 +89,7 @@ function batches(fixture: Fixture, perMessage = false): Batch[] {
   });
   const out: Batch[] = [];
   for (const record of records) {
-    const event = decoder.decode(record);
+    const event = decoder.decode(record, mapper.mapping.envelope);
     if (event.op !== "c" && event.op !== "u" && event.op !== "r" && event.op !== "d" && event.op !== "t")
       continue;
     if (perMessage || out.length === 0) out.push({ changes: [], types: {} });

@@ -76,6 +76,7 @@ test("a minimal config gets every default", () => {
   assert.deepEqual(config.tables[0], {
     topic: "pgprod.public.orders",
     table: "public.orders",
+    envelope: "debezium",
     columns: { exclude: [], rename: {}, mask: {} },
     diff: { ignore: [] },
   });
@@ -301,6 +302,7 @@ test("tables[i].key, columns and diff: column names, and rules that keep them co
     topic: "a",
     table: "public.a",
     key: ["id"],
+    envelope: "debezium",
     columns,
     diff: { ignore: ["updated_at"] },
   });

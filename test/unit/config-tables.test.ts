@@ -50,6 +50,7 @@ test("an exact topic maps to its table with its column rules", () => {
     entry: 0,
     table: { schema: "public", name: "clients" },
     key: ["id"],
+    envelope: "debezium",
     columns: { exclude: ["notes"], rename: { fullname: "full_name" }, mask: {} },
     diff: { ignore: ["updated_at"] },
   });

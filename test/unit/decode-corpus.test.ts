@@ -5,17 +5,43 @@ import { RecordDecoder, type RowChange, UNCHANGED } from "../../src/decode/index
 import { corpusFile, corpusMessages } from "../support/corpus.ts";
 
 const decoder = new RecordDecoder();
+/** The corpus's smt/ folder holds ExtractNewRecordState output: its topics are configured so. */
+const envelopeOf = (file: string) => (file.startsWith("smt/") ? "flattened" : "debezium");
 const decode = (file: string, topic = "") =>
-  decoder.decode({ topic, partition: 0, offset: "0", key: null, value: corpusFile(file) });
+  decoder.decode({ topic, partition: 0, offset: "0", key: null, value: corpusFile(file) }, envelopeOf(file));
 const row = (file: string) => decode(file) as RowChange;
 
-test("every corpus message decodes to a typed event", () => {
+/** Flink CDC's expected-output file: a bare object around two envelopes, not a message. */
+const WRAPPER = "mysql/mysql-flinkcdc-alltypes-expected-schemaless-base64-decimal.json";
+
+test("every corpus message decodes to a typed event; message keys decode as keys", () => {
   const messages = corpusMessages();
   assert.ok(messages.length >= 45);
+  let keys = 0;
   for (const m of messages) {
-    const event = decoder.decode({ topic: "", partition: 0, offset: "0", key: null, value: m.value });
+    if (m.file === WRAPPER) continue;
+    const base = { topic: "", partition: 0, offset: "0" };
+    if (m.file.includes("-key-")) {
+      const event = decoder.decode({ ...base, key: m.value, value: null });
+      assert.ok(event.op === "tombstone" && event.key && Object.keys(event.key).length > 0, m.file);
+      keys++;
+      continue;
+    }
+    const event = decoder.decode({ ...base, key: null, value: m.value }, envelopeOf(m.file));
     assert.ok(event.op, m.file);
   }
+  assert.equal(keys, 3);
+});
+
+test("a bare JSON object is not a row unless its topic is configured as flattened", () => {
+  assert.throws(() => decode(WRAPPER), { code: "DECODE_ENVELOPE_MISMATCH" });
+  const record = { topic: "", partition: 0, offset: "0", key: null, value: corpusFile(WRAPPER) };
+  assert.equal(decoder.decode(record, "flattened").op, "c");
+  // And an envelope on a topic configured as flattened is refused the same way.
+  const envelope = corpusFile("postgres/pg-1.0.1-floodplain-payment-snapshot-last-with-schema.json");
+  assert.throws(() => decoder.decode({ ...record, value: envelope }, "flattened"), {
+    code: "DECODE_ENVELOPE_MISMATCH",
+  });
 });
 
 test("Decimal: base64 two's complement with the schema's scale", () => {

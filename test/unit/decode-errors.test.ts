@@ -14,7 +14,11 @@ const payment = JSON.parse(
 );
 
 function record(value: unknown, extra: Partial<KafkaRecord> = {}): KafkaRecord {
-  const bytes = typeof value === "string" ? Buffer.from(value) : Buffer.from(JSON.stringify(value));
+  const bytes = Buffer.isBuffer(value)
+    ? value
+    : typeof value === "string"
+      ? Buffer.from(value)
+      : Buffer.from(JSON.stringify(value));
   return { ...at, key: null, value: bytes, ...extra };
 }
 
@@ -81,6 +85,33 @@ const cases: Record<string, () => void> = {
       record(payment),
       /bytes, the limit is 100/,
       new RecordDecoder({ maxRecordBytes: 100 }),
+    ),
+  DECODE_VALUE_TOO_LARGE: () =>
+    assertFails(
+      "DECODE_VALUE_TOO_LARGE",
+      record(edited((m) => (m.payload.after.amount = Buffer.alloc(200_000, 0x11).toString("base64")))),
+      /after\.amount: decimal of 266668 base64 characters is beyond any target \(61230 bytes\)/,
+    ),
+  DECODE_TOO_DEEP: () =>
+    assertFails("DECODE_TOO_DEEP", record(`${"[".repeat(65)}${"]".repeat(65)}`), /deeper than 64 levels/),
+  DECODE_BAD_UTF8: () =>
+    assertFails(
+      "DECODE_BAD_UTF8",
+      // Latin-1 encoding writes ÿ as the lone byte 0xff, never valid in UTF-8.
+      record(Buffer.from(JSON.stringify(payment).replace("ASs=", "AS\u00ff="), "latin1")),
+      /the value is not valid UTF-8/,
+    ),
+  DECODE_ENVELOPE_MISMATCH: () =>
+    assertFails(
+      "DECODE_ENVELOPE_MISMATCH",
+      record({ payment_id: 1, amount: 2.5 }),
+      /bare row, not a Debezium envelope.*envelope: flattened/,
+    ),
+  DECODE_KEY_MISMATCH: () =>
+    assertFails(
+      "DECODE_KEY_MISMATCH",
+      record(payment, { key: Buffer.from('{"payment_id":32099}') }),
+      /key's "payment_id" differs from the row's/,
     ),
 };
 

@@ -20,7 +20,8 @@ function decodeAll(fixture: Fixture): ChangeEvent[] {
     binaryHandlingMode:
       fixture.mode === "binary-hex" ? "hex" : fixture.mode === "binary-base64" ? "base64" : "bytes",
   });
-  return fixture.messages.map((m) => decoder.decode(toRecord(m)));
+  const envelope = fixture.mode === "unwrap-rewrite" ? "flattened" : "debezium";
+  return fixture.messages.map((m) => decoder.decode(toRecord(m), envelope));
 }
 
 /** The table as the decoded changes leave it: what an apply that keeps unchanged columns builds. */

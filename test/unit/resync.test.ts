@@ -199,6 +199,7 @@ test("the sweep locks the topic's positions before asking production, and delete
     // Production's order_id is the shadow's id: the sweep asks production by production's name.
     mapping: {
       entry: 0,
+      envelope: "debezium" as const,
       table: orders,
       columns: { exclude: [], rename: { order_id: "id" }, mask: {} },
       diff: { ignore: [] },
@@ -237,6 +238,7 @@ test("the sweep refuses a production table without the shadow's key columns", as
       source: orders,
       mapping: {
         entry: 0,
+        envelope: "debezium" as const,
         table: orders,
         columns: { exclude: [], rename: {}, mask: {} },
         diff: { ignore: [] },
@@ -367,6 +369,7 @@ test("--direct reads each page after locking the topic's positions, by productio
   target.defineTable(orders, { id: "integer", note: "text" }, ["id"]);
   const mapping = {
     entry: 0,
+    envelope: "debezium" as const,
     table: orders,
     columns: { exclude: [], rename: { order_id: "id" }, mask: {} },
     diff: { ignore: [] },

@@ -168,6 +168,7 @@ test("with follow none every change is drift and nothing is altered", () => {
 
 const mapping = (schemaFollow?: "safe" | "none"): TableMapping => ({
   entry: 0,
+  envelope: "debezium",
   table,
   columns: { exclude: [], rename: {}, mask: {} },
   diff: { ignore: [] },
