@@ -166,7 +166,7 @@ export const commands: Record<string, Command> = {
     ],
   },
   decode: {
-    usage: "decode [--key FILE] [--topic T] [--binary-handling-mode MODE] [FILE | -]",
+    usage: "decode [--key FILE] [--topic T] [--binary-handling-mode MODE] [--envelope E] [FILE | -]",
     summary: "print what shadowdb makes of one message",
     description:
       "Reads one message value (JSON as it is on the topic; null for a tombstone) from FILE or stdin and prints the decoded event as lossless JSON: op, table, key, before, after, the columns' types, source and transaction.",
@@ -174,6 +174,10 @@ export const commands: Record<string, Command> = {
       ["--key FILE", "the message key"],
       ["--topic T", "the topic it came from"],
       ["--binary-handling-mode MODE", "bytes (default), base64, base64-url-safe or hex, as the connector's"],
+      [
+        "--envelope E",
+        "debezium (default) or flattened (ExtractNewRecordState rows), as the table's tables[].envelope",
+      ],
       ["FILE | -", "the message value; - or nothing reads stdin"],
     ],
     exits: [

@@ -20,15 +20,23 @@ export async function decodeCommand(argv: string[]): Promise<number> {
       key: { type: "string" },
       topic: { type: "string" },
       "binary-handling-mode": { type: "string" },
+      envelope: { type: "string" },
     },
   });
   if (positionals.length > 1) {
-    console.error("shadowdb decode: one message at a time: decode [--key FILE] [--topic T] [FILE | -]");
+    console.error(
+      "shadowdb decode: one message at a time: decode [--key FILE] [--topic T] [--envelope E] [FILE | -]",
+    );
     return 2;
   }
   const mode = values["binary-handling-mode"];
   if (mode !== undefined && !["bytes", "base64", "base64-url-safe", "hex"].includes(mode)) {
     console.error(`shadowdb decode: --binary-handling-mode must be bytes, base64, base64-url-safe or hex`);
+    return 2;
+  }
+  const envelope = values.envelope ?? "debezium";
+  if (envelope !== "debezium" && envelope !== "flattened") {
+    console.error("shadowdb decode: --envelope must be debezium or flattened (as tables[].envelope)");
     return 2;
   }
   const text = await readInput(positionals[0]);
@@ -37,7 +45,8 @@ export async function decodeCommand(argv: string[]): Promise<number> {
   // The literal `null` is how a tombstone's value looks when saved to a file.
   const value = text.toString("utf8").trim() === "null" ? null : text;
   try {
-    const event = decoder.decode({ topic: values.topic ?? "", partition: 0, offset: "0", key, value });
+    const record = { topic: values.topic ?? "", partition: 0, offset: "0", key, value };
+    const event = decoder.decode(record, envelope);
     const { at: _at, ...rest } = event;
     console.log(JSON.stringify(toLosslessJson(rest), null, 2));
     return 0;
