@@ -18,6 +18,7 @@
 import type { TableMapping } from "../config/tables.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { KeyReader, OverlayNames, QualifiedName, TableShape, Target } from "../target/dialect.ts";
+import { describeSource } from "./source.ts";
 
 export interface DirectOptions {
   target: Target;
@@ -47,16 +48,7 @@ export async function copyDirect(options: DirectOptions): Promise<DirectResult> 
       "RESYNC_UNSUPPORTED",
       `resync --direct copies production's values as they are and ${table.name.schema}.${table.name.name} has masked columns; use the snapshot path, which masks like run`,
     );
-  const source = await production.describe(options.source).catch((error: unknown) => {
-    throw new ShadowdbError("RESYNC_SOURCE", `reading production: ${(error as Error).message}`, {
-      cause: error,
-    });
-  });
-  if (!source)
-    throw new ShadowdbError(
-      "RESYNC_SOURCE",
-      `production has no table ${options.source.schema}.${options.source.name} (the connector's data collection)`,
-    );
+  const source = await describeSource(production, options.source);
   const excluded = new Set(mapping.columns.exclude);
   const targetName = (c: string) => mapping.columns.rename[c] ?? c;
   const columns = [...source.columns.keys()].filter(

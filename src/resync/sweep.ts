@@ -16,6 +16,7 @@
 import type { TableMapping } from "../config/tables.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { KeyReader, OverlayNames, QualifiedName, TableShape, Target } from "../target/dialect.ts";
+import { describeSource } from "./source.ts";
 
 export interface SweepOptions {
   target: Target;
@@ -40,16 +41,7 @@ export interface SweepResult {
 
 export async function sweepDeleted(options: SweepOptions): Promise<SweepResult> {
   const { target, table, shadow, production, mapping } = options;
-  const sourceShape = await production.describe(options.source).catch((error: unknown) => {
-    throw new ShadowdbError("RESYNC_SOURCE", `reading production: ${(error as Error).message}`, {
-      cause: error,
-    });
-  });
-  if (!sourceShape)
-    throw new ShadowdbError(
-      "RESYNC_SOURCE",
-      `production has no table ${options.source.schema}.${options.source.name} (the connector's data collection)`,
-    );
+  const sourceShape = await describeSource(production, options.source);
   // The shadow's key columns by production's names (the mapping's renames undone).
   const sourceName = new Map(Object.entries(mapping.columns.rename).map(([from, to]) => [to, from]));
   const sourceKey = table.primaryKey.map((k) => sourceName.get(k) ?? k);

@@ -19,6 +19,7 @@ import type {
   TableShape,
   TableWrite,
   Target,
+  TargetTransaction,
   WriteOutcome,
 } from "../target/dialect.ts";
 import type { Item } from "./batch.ts";
@@ -200,6 +201,27 @@ function toStore(setAside: SetAside[]): DeadLetter[] {
   return letters;
 }
 
+/**
+ * Locks a partition's position row for the transaction and checks it is where this instance left
+ * it: after a rebalance a slow former owner must not commit over the new owner's work. Returns it.
+ */
+export async function fence(
+  ctx: ApplyContext,
+  tx: TargetTransaction,
+  topic: string,
+  partition: number,
+): Promise<string | undefined> {
+  const current = await tx.lockPosition(ctx.groupId, topic, partition);
+  const expected = ctx.expectedPosition(topic, partition);
+  if (current !== expected) {
+    throw new ShadowdbError(
+      "APPLY_FENCED",
+      `${topic}[${partition}] is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
+    );
+  }
+  return expected;
+}
+
 async function commit(ctx: ApplyContext, items: Item[], setAside: SetAside[]): Promise<WriteOutcome> {
   const letters = toStore(setAside);
   const parts = slices(items);
@@ -217,17 +239,7 @@ async function commit(ctx: ApplyContext, items: Item[], setAside: SetAside[]): P
   }));
   const outcome: WriteOutcome = { toCopy: 0, lostInserts: 0, hidden: 0 };
   await ctx.target.transaction(async (tx) => {
-    // Fencing: after a rebalance a slow former owner must not commit over the new owner's work.
-    for (const { topic, partition } of parts) {
-      const current = await tx.lockPosition(ctx.groupId, topic, partition);
-      const expected = ctx.expectedPosition(topic, partition);
-      if (current !== expected) {
-        throw new ShadowdbError(
-          "APPLY_FENCED",
-          `${topic}[${partition}] is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
-        );
-      }
-    }
+    for (const { topic, partition } of parts) await fence(ctx, tx, topic, partition);
     for (const write of writes) {
       add(outcome, await tx.write(write));
     }

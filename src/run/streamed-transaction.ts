@@ -22,6 +22,7 @@ import {
   type ApplyResult,
   classified,
   deadLetter,
+  fence,
   reduced,
   resolveShape,
   type SetAside,
@@ -204,14 +205,7 @@ export class StreamedTransaction {
       const { topic, partition } = item.record;
       const key = partitionKey(topic, partition);
       if (this.next.has(key)) continue;
-      const current = await tx.lockPosition(ctx.groupId, topic, partition);
-      const expected = ctx.expectedPosition(topic, partition);
-      if (current !== expected) {
-        throw new ShadowdbError(
-          "APPLY_FENCED",
-          `${topic}[${partition}] is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
-        );
-      }
+      const expected = await fence(ctx, tx, topic, partition);
       this.next.set(key, { topic, partition, offset: expected ?? item.record.offset });
     }
     const failed = items.filter((i) => i.error);
