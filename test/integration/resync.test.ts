@@ -4,7 +4,8 @@
  * session's back, as a lost update or delete would leave them, and a column production backfilled
  * by DDL), the shadow owns one row, and `run` keeps applying. After resync every untouched row equals production, the stale key is gone, and
  * the owned row is still the shadow's, while the production copy holds production's version
- * (reset brings it back).
+ * (reset brings it back). A column production renames: schema following adds the new name
+ * (untouched rows hold NULL there, as no event carries their values) and resync fills it.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -329,3 +330,103 @@ http: { port: 0 }
       }
     });
   }
+
+for (const engine of engines)
+  test(`${engine.name}: production renames a column; the shadow gains the new name, and resync fills it`, async () => {
+    const env = await services();
+    const { prefix, shadowUrl, prod, shadow } = await engine.open();
+    const table = `he_rn_${suffix}_${++tables}`;
+    const tick = `he_tick_${suffix}_${tables}`;
+    const group = `he-resync-rename-${engine.name}-${suffix}`;
+    const shadowTable = `${engine.schema.shadow}.${table}`;
+    cleanups.push(async () => {
+      await uninstallOverlays(engine.dialect, shadowUrl, [{ schema: engine.schema.shadow, name: table }]);
+      for (const db of [prod, shadow]) await db.query(`DROP TABLE IF EXISTS ${table}`);
+      await prod.query(`DROP TABLE IF EXISTS ${tick}`);
+      await shadow.query(`DELETE FROM shadowdb_positions WHERE group_id = '${group}'`);
+      await prod.end();
+      await shadow.end();
+    });
+    for (const db of [prod, shadow])
+      await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, r varchar(40))`);
+    await prod.query(`CREATE TABLE ${tick} (id int PRIMARY KEY, n int)`);
+    await prod.query(`INSERT INTO ${tick} VALUES (1, 0)`);
+    await prod.query(`INSERT INTO ${table} VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four')`);
+    const topic = `${prefix}.${engine.schema.prod}.${table}`;
+    await waitForTopic(kafkaClient(env.SHADOWDB_KAFKA_BROKERS), topic, 180_000);
+    const yaml = `
+kafka: { brokers: "${env.SHADOWDB_KAFKA_BROKERS}", groupId: "${group}" }
+target: { dialect: ${engine.dialect}, url: "${shadowUrl}" }
+tables: [ { topic: "${topic}", table: "${shadowTable}" } ]
+deadLetter: { table: "${engine.schema.shadow}.shadowdb_dead_letters" }
+http: { port: 0 }
+`;
+    const dir = await mkdtemp(path.join(tmpdir(), "he-resync-"));
+    const configFile = path.join(dir, "config.yaml");
+    await writeFile(configFile, yaml);
+    const renamed = (db: Db) => db.query(`SELECT id, r2 FROM ${table} ORDER BY id`);
+    const running = await startMaterializer(yaml);
+    let ticking = true;
+    const ticker = (async () => {
+      while (ticking) {
+        await prod.query(`UPDATE ${tick} SET n = n + 1 WHERE id = 1`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    try {
+      await eventually(
+        "the shadow has production's rows",
+        async () => {
+          const got = (await shadow.query(`SELECT count(*) FROM ${table}`))[0]![0];
+          return String(got) === "4" || `${got} rows`;
+        },
+        180_000,
+        running,
+      );
+      // The shadow does not run this migration: only the next event tells it of r2.
+      await prod.query(`ALTER TABLE ${table} RENAME COLUMN r TO r2`);
+      await prod.query(`UPDATE ${table} SET r2 = 'one, later' WHERE id = 1`);
+      await eventually(
+        "schema following adds r2 and applies the update",
+        async () => {
+          const got = await renamed(shadow).catch((error: unknown) => String(error));
+          if (typeof got === "string") return got;
+          const rows = JSON.stringify(got.map((r) => r.map((c) => (c === null ? null : String(c)))));
+          const want = [
+            ["1", "one, later"],
+            ["2", null],
+            ["3", null],
+            ["4", null],
+          ];
+          return rows === JSON.stringify(want) || rows;
+        },
+        120_000,
+        running,
+      );
+      const result = await cli(
+        "resync",
+        "--config",
+        configFile,
+        "--table",
+        shadowTable,
+        "--no-sweep",
+        "--timeout",
+        "120",
+      );
+      assert.equal(result.code, 0, `resync failed: ${result.stderr}${result.stdout}`);
+      const text = (r: (string | null)[]) => r.map((c) => (c === null ? null : String(c)));
+      assert.deepEqual((await renamed(shadow)).map(text), (await renamed(prod)).map(text));
+      // The old name stays: the shadow's own migrations own its schema.
+      assert.deepEqual((await shadow.query(`SELECT r FROM ${table} ORDER BY id`)).map(text), [
+        ["one"],
+        ["two"],
+        ["three"],
+        ["four"],
+      ]);
+      running.assertAlive();
+    } finally {
+      ticking = false;
+      await ticker;
+      await running.stop();
+    }
+  });
