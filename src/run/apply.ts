@@ -100,7 +100,7 @@ export async function resolveShape(
   return shape ?? (items.some((i) => i.change) ? await ctx.tables.shapeFor(mapping, [], []) : undefined);
 }
 
-export function tableWrite(
+function tableWrite(
   ctx: ApplyContext,
   shape: TableShape,
   items: Item[],
@@ -149,13 +149,13 @@ function covered(shape: TableShape, items: Item[]): boolean {
 }
 
 /** The items of one partition, in offset order: the unit of fencing and of positions. */
-interface Slice {
+export interface Slice {
   topic: string;
   partition: number;
   items: Item[];
 }
 
-function slices(items: Item[]): Slice[] {
+export function slices(items: Item[]): Slice[] {
   const byPartition = new Map<string, Slice>();
   for (const item of items) {
     const { topic, partition } = item.record;
@@ -167,7 +167,19 @@ function slices(items: Item[]): Slice[] {
   return [...byPartition.values()];
 }
 
-function add(total: WriteOutcome, outcome: WriteOutcome): void {
+/** Each partition's changes as one write to its table; partitions without changes write nothing. */
+export async function tableWrites(ctx: ApplyContext, parts: Slice[]): Promise<TableWrite[]> {
+  const writes: TableWrite[] = [];
+  for (const { topic, items } of parts) {
+    const changes = items.flatMap((i) => (i.change ? [i.change] : []));
+    const mapping = changes.length > 0 ? ctx.mappingFor(topic) : undefined;
+    const shape = mapping ? await resolveShape(ctx, mapping, items) : undefined;
+    if (shape) writes.push(tableWrite(ctx, shape, items, changes));
+  }
+  return writes;
+}
+
+export function add(total: WriteOutcome, outcome: WriteOutcome): void {
   total.toCopy += outcome.toCopy;
   total.lostInserts += outcome.lostInserts;
   total.hidden += outcome.hidden;
@@ -225,13 +237,7 @@ export async function fence(
 async function commit(ctx: ApplyContext, items: Item[], setAside: SetAside[]): Promise<WriteOutcome> {
   const letters = toStore(setAside);
   const parts = slices(items);
-  const writes: TableWrite[] = [];
-  for (const { topic, items: sliceItems } of parts) {
-    const changes = sliceItems.flatMap((i) => (i.change ? [i.change] : []));
-    const mapping = changes.length > 0 ? ctx.mappingFor(topic) : undefined;
-    const shape = mapping ? await resolveShape(ctx, mapping, sliceItems) : undefined;
-    if (shape) writes.push(tableWrite(ctx, shape, sliceItems, changes));
-  }
+  const writes = await tableWrites(ctx, parts);
   const positions = parts.map(({ topic, partition, items: sliceItems }) => ({
     topic,
     partition,

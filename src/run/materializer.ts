@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { ClassifiedError, Target } from "../target/dialect.ts";
-import { type ApplyContext, applyItems } from "./apply.ts";
+import { type ApplyContext, type ApplyResult, applyItems } from "./apply.ts";
 import { allToOneAssigner } from "./assigner.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import { type Item, prepareItems } from "./batch.ts";
@@ -810,18 +810,22 @@ export class Materializer {
     }
   }
 
+  /** The target answered a write of `items` begun at `started`: health, metrics and stats. */
+  private applied(items: Item[], result: ApplyResult, started: number): void {
+    this.lastTargetAnswer = Date.now();
+    this.health.target(undefined);
+    observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
+    this.stats.applied += result.applied;
+    this.stats.toCopy += result.toCopy;
+    this.stats.lostInserts += result.lostInserts;
+    this.stats.hidden += result.hidden;
+  }
+
   private async streamWrite(tx: StreamedTransaction, items: Item[]): Promise<void> {
     const started = performance.now();
     this.health.applying(true);
     try {
-      const result = await tx.write(items);
-      this.lastTargetAnswer = Date.now();
-      this.health.target(undefined);
-      observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
-      this.stats.applied += result.applied;
-      this.stats.toCopy += result.toCopy;
-      this.stats.lostInserts += result.lostInserts;
-      this.stats.hidden += result.hidden;
+      this.applied(items, await tx.write(items), started);
       // Its letters are reported when the stream commits: a rolled-back stream stores none.
     } finally {
       this.health.applying(false);
@@ -927,15 +931,8 @@ export class Materializer {
       const started = performance.now();
       this.health.applying(true);
       try {
-        const result = await applyItems(this.ctx, items);
-        this.lastTargetAnswer = Date.now();
-        this.health.target(undefined);
-        observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
-        this.stats.applied += result.applied;
+        this.applied(items, await applyItems(this.ctx, items), started);
         this.stats.batches++;
-        this.stats.toCopy += result.toCopy;
-        this.stats.lostInserts += result.lostInserts;
-        this.stats.hidden += result.hidden;
         // Letters were logged and counted as their commits went in (ctx.onDeadLetters).
         await this.relayLetters();
         return;

@@ -20,13 +20,15 @@ import type { DeadLetter, Position, TargetTransaction, WriteOutcome } from "../t
 import {
   type ApplyContext,
   type ApplyResult,
+  add,
   classified,
   deadLetter,
   fence,
   reduced,
   resolveShape,
   type SetAside,
-  tableWrite,
+  slices,
+  tableWrites,
 } from "./apply.ts";
 import type { Item } from "./batch.ts";
 
@@ -48,18 +50,6 @@ export class NeedsShapes extends Error {
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-/** Items per partition, in offset order. */
-function byPartition(items: Item[]): Map<string, Item[]> {
-  const out = new Map<string, Item[]>();
-  for (const item of items) {
-    const key = partitionKey(item.record.topic, item.record.partition);
-    const list = out.get(key) ?? [];
-    out.set(key, list);
-    list.push(item);
-  }
-  return out;
-}
-
 const needsShape = (item: Item) => item.change !== undefined;
 
 function isKnown(known: KnownShapes, item: Item): boolean {
@@ -69,10 +59,9 @@ function isKnown(known: KnownShapes, item: Item): boolean {
 
 /** Resolves (outside any transaction) the table shapes `items` need, and remembers them. */
 export async function resolveShapes(ctx: ApplyContext, known: KnownShapes, items: Item[]): Promise<void> {
-  for (const list of byPartition(items).values()) {
+  for (const { topic, items: list } of slices(items)) {
     const unknown = list.filter((i) => !isKnown(known, i));
     if (unknown.length === 0) continue;
-    const { topic } = unknown[0]!.record;
     const mapping = ctx.mappingFor(topic);
     if (!mapping) continue;
     await resolveShape(ctx, mapping, unknown);
@@ -84,12 +73,6 @@ export async function resolveShapes(ctx: ApplyContext, known: KnownShapes, items
 type Step =
   | { kind: "chunk"; items: Item[]; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }
   | { kind: "commit"; resolve: (p: Position[]) => void; reject: (e: unknown) => void };
-
-function add(total: WriteOutcome, outcome: WriteOutcome): void {
-  total.toCopy += outcome.toCopy;
-  total.lostInserts += outcome.lostInserts;
-  total.hidden += outcome.hidden;
-}
 
 export class StreamedTransaction {
   private readonly queue: Step[] = [];
@@ -284,14 +267,8 @@ export class StreamedTransaction {
 
   private async writes(tx: TargetTransaction, items: Item[]): Promise<WriteOutcome> {
     const outcome: WriteOutcome = { toCopy: 0, lostInserts: 0, hidden: 0 };
-    for (const list of byPartition(items).values()) {
-      const changes = list.flatMap((i) => (i.change ? [i.change] : []));
-      if (changes.length === 0) continue;
-      const mapping = this.ctx.mappingFor(list[0]!.record.topic);
-      // Known shapes: resolved before, so this is a cache read, never DDL in the open transaction.
-      const shape = mapping ? await resolveShape(this.ctx, mapping, list) : undefined;
-      if (shape) add(outcome, await tx.write(tableWrite(this.ctx, shape, list, changes)));
-    }
+    // Known shapes: resolved before, so resolving is a cache read, never DDL in the open transaction.
+    for (const write of await tableWrites(this.ctx, slices(items))) add(outcome, await tx.write(write));
     return outcome;
   }
 }
