@@ -8,8 +8,8 @@ import type { Admin } from "kafkajs";
 import { type Config, redactUrl, resolveTable } from "../config/index.ts";
 import { overlaidTables } from "../overlay/admin.ts";
 import { overlayNames } from "../overlay/names.ts";
-import { type DriftEntry, recordedDrift } from "../run/drift.ts";
 import type { Position, QualifiedName, Target } from "../target/dialect.ts";
+import { type DriftEntry, recordedDrift } from "../target/drift.ts";
 import type { DialectModule } from "../target/load.ts";
 
 export interface PartitionStatus {

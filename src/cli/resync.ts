@@ -12,7 +12,7 @@ import { createLogger } from "../log.ts";
 import { tableArgument } from "../overlay/admin.ts";
 import { resyncKafka } from "../resync/kafka.ts";
 import { type ResyncReport, resync } from "../resync/resync.ts";
-import { kafkaFromConfig } from "../run/kafka.ts";
+import { kafkaFromConfig } from "../source/kafka.ts";
 import { loadDialect } from "../target/load.ts";
 
 const usage =

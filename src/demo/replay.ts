@@ -5,17 +5,18 @@
  * production keep changing the shadow while they write to it. Records a persisted database holds
  * already (`--data`, an earlier run) are skipped by their stored positions.
  */
+
+import { type ApplyContext, applyItems } from "../apply/apply.ts";
+import { backoffDelay, sleep } from "../apply/backoff.ts";
+import { reportSetAside } from "../apply/observe.ts";
+import { type Item, prepareItems } from "../batch/items.ts";
 import { type Config, resolveTable } from "../config/index.ts";
 import { type KafkaRecord, RecordDecoder } from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
-import { type ApplyContext, applyItems } from "../run/apply.ts";
-import { backoffDelay, sleep } from "../run/backoff.ts";
-import { type Item, prepareItems } from "../run/batch.ts";
-import { reportSetAside } from "../run/observe.ts";
-import { TargetTables } from "../run/tables.ts";
 import type { ClassifiedError, Target } from "../target/dialect.ts";
+import { TargetTables } from "../target/tables.ts";
 import { inSourceTransactions, type SourceTransaction } from "./transactions.ts";
 
 export interface ReplayOptions {

@@ -3,7 +3,7 @@
  * let them arrive one at a time. Debezium marks each data event with its source transaction; the
  * tombstone after a delete carries none and belongs with the delete before it.
  */
-import type { Item } from "../run/batch.ts";
+import type { Item } from "../batch/items.ts";
 
 export interface SourceTransaction {
   /** The PostgreSQL xid. */

@@ -2,8 +2,8 @@
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import { kafkaFromConfig } from "../source/kafka.ts";
 import { loadDialect } from "../target/load.ts";
-import { kafkaFromConfig } from "./kafka.ts";
 import { Materializer, type MaterializerOptions } from "./materializer.ts";
 
 /** What a Materializer is built from: benchmarks that observe the target start from these too. */

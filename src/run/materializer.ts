@@ -5,20 +5,22 @@
  */
 import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import { type ApplyContext, type ApplyResult, applyItems } from "../apply/apply.ts";
+import { backoffDelay, sleep } from "../apply/backoff.ts";
+import { DeadLetterRelay } from "../apply/dead-letter-relay.ts";
+import { type Observers, observeApplied, reportSetAside } from "../apply/observe.ts";
+import {
+  type KnownShapes,
+  NeedsShapes,
+  resolveShapes,
+  StreamedTransaction,
+} from "../apply/streamed-transaction.ts";
+import { type Item, prepareItems } from "../batch/items.ts";
+import { SourceTransactions } from "../batch/source-transactions.ts";
 import { type Config, resolveTable } from "../config/index.ts";
 import { type KafkaRecord, KEY_CHANGE_HEADERS, RecordDecoder } from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import { Mapper } from "../map/mapper.ts";
-import type { Metrics } from "../metrics/metrics.ts";
-import type { ClassifiedError, Target } from "../target/dialect.ts";
-import { type ApplyContext, type ApplyResult, applyItems } from "./apply.ts";
-import { allToOneAssigner } from "./assigner.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
-import { type Item, prepareItems } from "./batch.ts";
-import { DeadLetterRelay } from "./dead-letter-relay.ts";
-import { Health } from "./health.ts";
-import { type Observers, observeApplied, reportSetAside } from "./observe.ts";
+import { Health } from "../health/health.ts";
 import {
   kafkaOutage,
   NoAnswer,
@@ -27,10 +29,13 @@ import {
   problem,
   targetProblem,
   within,
-} from "./outage.ts";
-import { SourceTransactions } from "./source-transactions.ts";
-import { type KnownShapes, NeedsShapes, resolveShapes, StreamedTransaction } from "./streamed-transaction.ts";
-import { TargetTables } from "./tables.ts";
+} from "../health/outage.ts";
+import type { Logger } from "../log.ts";
+import { Mapper } from "../map/mapper.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import { allToOneAssigner } from "../source/assigner.ts";
+import type { ClassifiedError, Target } from "../target/dialect.ts";
+import { TargetTables } from "../target/tables.ts";
 
 export interface MaterializerOptions {
   config: Config;

@@ -5,15 +5,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { stringify } from "yaml";
+import { type ApplyContext, ApplyError, applyItems, type SetAside } from "../../src/apply/apply.ts";
+import { type Item, prepareItems } from "../../src/batch/items.ts";
 import { parseConfig, resolveTable } from "../../src/config/index.ts";
 import { type KafkaRecord, RecordDecoder, type Row } from "../../src/decode/index.ts";
 import { isShadowdbError, ShadowdbError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import { Mapper } from "../../src/map/mapper.ts";
-import { type ApplyContext, ApplyError, applyItems, type SetAside } from "../../src/run/apply.ts";
-import { type Item, prepareItems } from "../../src/run/batch.ts";
-import { TargetTables } from "../../src/run/tables.ts";
 import type { DeadLetter, QualifiedName } from "../../src/target/dialect.ts";
+import { TargetTables } from "../../src/target/tables.ts";
 import { dbError, FakeTarget, fakeClassify, type Operation } from "../support/fake-target.ts";
 import { readFixture, tableRecords } from "../support/fixtures.ts";
 

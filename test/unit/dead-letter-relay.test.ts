@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import kafkajs, { type Message, type Producer } from "kafkajs";
-import { DeadLetterRelay } from "../../src/run/dead-letter-relay.ts";
+import { DeadLetterRelay } from "../../src/apply/dead-letter-relay.ts";
 import type { DeadLetter } from "../../src/target/dialect.ts";
 import { FakeTarget } from "../support/fake-target.ts";
 

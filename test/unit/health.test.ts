@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Health } from "../../src/run/health.ts";
+import { Health } from "../../src/health/health.ts";
 
 function clock(start = 1_000_000) {
   const c = {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { observeApplied, reportSetAside } from "../../src/apply/observe.ts";
+import type { Item, Origin } from "../../src/batch/items.ts";
 import { ShadowdbError } from "../../src/errors.ts";
+import { Health } from "../../src/health/health.ts";
 import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
-import type { Item, Origin } from "../../src/run/batch.ts";
-import { Health } from "../../src/run/health.ts";
-import { observeApplied, reportSetAside } from "../../src/run/observe.ts";
 
 const NOW = 1_000_000;
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import kafkajs from "kafkajs";
 import { ShadowdbError } from "../../src/errors.ts";
-import { kafkaOutage, NoAnswer, originalCause, within } from "../../src/run/outage.ts";
+import { kafkaOutage, NoAnswer, originalCause, within } from "../../src/health/outage.ts";
 
 // kafkajs is CommonJS; its typings give the wrapper one parameter, the runtime takes a cause too.
 const { KafkaJSConnectionError } = kafkajs;

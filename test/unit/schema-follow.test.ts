@@ -1,5 +1,5 @@
 /**
- * Schema following's decisions (src/run/drift.ts) on a fake target, the widening of types
+ * Schema following's decisions (src/target/drift.ts) on a fake target, the widening of types
  * (src/target/type-shape.ts) and the check that no value is stored changed (src/target/fit.ts).
  */
 import assert from "node:assert/strict";
@@ -8,10 +8,10 @@ import type { TableMapping } from "../../src/config/index.ts";
 import type { Column, ColumnType } from "../../src/decode/index.ts";
 import { isShadowdbError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
-import { planSchema } from "../../src/run/drift.ts";
-import { TargetTables } from "../../src/run/tables.ts";
 import type { TableShape, TableWrite } from "../../src/target/dialect.ts";
+import { planSchema } from "../../src/target/drift.ts";
 import { assertStoredAsSent } from "../../src/target/fit.ts";
+import { TargetTables } from "../../src/target/tables.ts";
 import { parseSqlType, productionShape, renderType, widen } from "../../src/target/type-shape.ts";
 import { FakeTarget } from "../support/fake-target.ts";
 

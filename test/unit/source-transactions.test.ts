@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { Item } from "../../src/batch/items.ts";
+import { prepareItems } from "../../src/batch/items.ts";
+import { heldCost, SourceTransactions } from "../../src/batch/source-transactions.ts";
 import { type KafkaRecord, RecordDecoder } from "../../src/decode/index.ts";
-import type { Item } from "../../src/run/batch.ts";
-import { prepareItems } from "../../src/run/batch.ts";
-import { heldCost, SourceTransactions } from "../../src/run/source-transactions.ts";
 import { readFixture, toRecord } from "../support/fixtures.ts";
 
 const offsets = (items: Item[]) => items.map((i) => `${i.record.topic}@${i.record.offset}`);

@@ -7,20 +7,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { stringify } from "yaml";
-import { parseConfig, resolveTable } from "../../src/config/index.ts";
-import { RecordDecoder } from "../../src/decode/index.ts";
-import { isShadowdbError } from "../../src/errors.ts";
-import { createLogger } from "../../src/log.ts";
-import { Mapper } from "../../src/map/mapper.ts";
-import type { ApplyContext, SetAside } from "../../src/run/apply.ts";
-import { prepareItems } from "../../src/run/batch.ts";
+import type { ApplyContext, SetAside } from "../../src/apply/apply.ts";
 import {
   type KnownShapes,
   NeedsShapes,
   resolveShapes,
   StreamedTransaction,
-} from "../../src/run/streamed-transaction.ts";
-import { TargetTables } from "../../src/run/tables.ts";
+} from "../../src/apply/streamed-transaction.ts";
+import { prepareItems } from "../../src/batch/items.ts";
+import { parseConfig, resolveTable } from "../../src/config/index.ts";
+import { RecordDecoder } from "../../src/decode/index.ts";
+import { isShadowdbError } from "../../src/errors.ts";
+import { createLogger } from "../../src/log.ts";
+import { Mapper } from "../../src/map/mapper.ts";
+import { TargetTables } from "../../src/target/tables.ts";
 import { dbError, FakeTarget, fakeClassify, type Operation } from "../support/fake-target.ts";
 import { readFixture, tableRecords } from "../support/fixtures.ts";
 

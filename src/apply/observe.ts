@@ -1,9 +1,10 @@
 /** What an applied transaction tells health and metrics: counts per table and op, delays, letters. */
+
+import type { Item } from "../batch/items.ts";
+import type { Health } from "../health/health.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { ApplyResult, SetAside } from "./apply.ts";
-import type { Item } from "./batch.ts";
-import type { Health } from "./health.ts";
 
 export interface Observers {
   health: Health;

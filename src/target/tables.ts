@@ -9,10 +9,10 @@ import type { TableMapping } from "../config/index.ts";
 import type { Column } from "../decode/index.ts";
 import type { Logger } from "../log.ts";
 import { overlayNames } from "../overlay/names.ts";
-import type { IdHeadroom, QualifiedName, TableShape, Target } from "../target/dialect.ts";
-import { mysqlType } from "../target/mysql/types.ts";
-import { postgresType } from "../target/postgres/types.ts";
+import type { IdHeadroom, QualifiedName, TableShape, Target } from "./dialect.ts";
 import { type DriftEntry, type Follow, planSchema, productionType } from "./drift.ts";
+import { mysqlType } from "./mysql/types.ts";
+import { postgresType } from "./postgres/types.ts";
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 

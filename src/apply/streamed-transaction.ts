@@ -14,6 +14,8 @@
  * and a refused chunk is written again record by record, each under its own savepoint, the refused
  * ones kept as dead letters in the same transaction.
  */
+
+import type { Item } from "../batch/items.ts";
 import type { Column } from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { DeadLetter, Position, TargetTransaction, WriteOutcome } from "../target/dialect.ts";
@@ -30,7 +32,6 @@ import {
   slices,
   tableWrites,
 } from "./apply.ts";
-import type { Item } from "./batch.ts";
 
 /** Table shapes resolved outside any transaction: what a stream may write without DDL. */
 export interface KnownShapes {

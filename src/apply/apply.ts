@@ -6,6 +6,7 @@
  */
 
 import { coalesce } from "../batch/coalesce.ts";
+import type { Item } from "../batch/items.ts";
 import type { TableMapping } from "../config/index.ts";
 import type { Column, ColumnType } from "../decode/index.ts";
 import type { Row } from "../decode/values.ts";
@@ -22,8 +23,7 @@ import type {
   TargetTransaction,
   WriteOutcome,
 } from "../target/dialect.ts";
-import type { Item } from "./batch.ts";
-import type { TargetTables } from "./tables.ts";
+import type { TargetTables } from "../target/tables.ts";
 
 /**
  * A record set aside, reported once the commit that moved its position past it is in. `stored`

@@ -7,8 +7,8 @@
  * kept away). Columns only the shadow has are never touched.
  */
 import type { Column } from "../decode/index.ts";
-import type { ColumnChange, KnownColumn, TableShape } from "../target/dialect.ts";
-import { type Dialect, parseSqlType, productionShape, renderType, widen } from "../target/type-shape.ts";
+import type { ColumnChange, KnownColumn, TableShape } from "./dialect.ts";
+import { type Dialect, parseSqlType, productionShape, renderType, widen } from "./type-shape.ts";
 
 export type Follow = "safe" | "none";
 

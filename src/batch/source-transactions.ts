@@ -17,7 +17,7 @@
  * transactions instead (see streamed-transaction.ts), and from then on their events are only
  * counted here (`note`), never held, until `settle` says they may be committed.
  */
-import type { Item } from "./batch.ts";
+import type { Item } from "./items.ts";
 
 /**
  * What a held item costs in memory, estimated from its record's bytes: the record itself (kafkajs
