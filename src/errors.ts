@@ -136,7 +136,7 @@ export const errorCodes = {
   },
   TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
 
-  // Dead letters (src/run/apply.ts): what happens when the dead-letter store refuses a letter.
+  // Dead letters (src/apply/apply.ts): what happens when the dead-letter store refuses a letter.
   DEAD_LETTER_UNSTORABLE: {
     retriable: false,
     summary:

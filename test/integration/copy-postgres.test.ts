@@ -100,7 +100,7 @@ function batches(fixture: Fixture, perMessage = false): Batch[] {
   return out;
 }
 
-/** One transaction of `target`, as run/apply.ts builds its TableWrite. */
+/** One transaction of `target`, as apply/apply.ts builds its TableWrite. */
 async function apply(target: PostgresTarget, name: QualifiedName, batch: Batch): Promise<void> {
   const shape = (await target.describe(name))!;
   const { truncate, deletes, upserts } = coalesce(batch.changes);

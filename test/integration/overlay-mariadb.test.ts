@@ -1,6 +1,6 @@
 /**
  * The overlay on the real MariaDB, without Kafka: production's changes go through the Target as
- * run/apply.ts sends them, and an ordinary mysql2 connection (REPEATABLE READ, the server's
+ * apply/apply.ts sends them, and an ordinary mysql2 connection (REPEATABLE READ, the server's
  * default, as an application has it) plays the shadow service. The races of DESIGN.md §3 are
  * played deterministically: a shadow transaction holds a row open, the apply write is seen
  * waiting for it in information_schema.INNODB_TRX, then the shadow commits.
@@ -73,7 +73,7 @@ async function overlaid(base: string, columns: string, rows: string[] = [], inst
   return names;
 }
 
-/** One apply transaction writing `changes` through the overlay, as run/apply.ts builds it. */
+/** One apply transaction writing `changes` through the overlay, as apply/apply.ts builds it. */
 async function apply(
   names: OverlayNames,
   changes: Partial<Pick<TableWrite, "upserts" | "deletes" | "truncate">>,
