@@ -1,22 +1,19 @@
 /**
  * bench/decode-stall: the longest the event loop is held while `run` decodes a fetch of 30
  * records of the worst size decoding allows, measured with perf_hooks' monitorEventLoopDelay
- * around Materializer.prepare (the method `run` calls per fetch; nothing else runs). Also shown:
+ * around prepareSliced (what `run` calls per fetch; nothing else runs). Also shown:
  * the same records decoded in one turn, as prepare did when only the record count ended a slice.
  * Prints a table; `tsx bench/decode-stall.ts`. Figures of 2026-12-07 (2 shared cores) are in
  * docs/decoding.md.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setImmediate as turn } from "node:timers/promises";
-import { Kafka } from "kafkajs";
-import pino from "pino";
-import { type Item, prepareItems } from "../src/batch/items.ts";
-import { parseConfig } from "../src/config/index.ts";
-import type { KafkaRecord, RecordDecoder } from "../src/decode/index.ts";
+import { prepareItems } from "../src/batch/items.ts";
+import { decoderFor, prepareSliced } from "../src/batch/prepare.ts";
+import { parseConfig, resolveTable } from "../src/config/index.ts";
+import type { KafkaRecord } from "../src/decode/index.ts";
 import { MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS } from "../src/decode/limits.ts";
-import type { Mapper } from "../src/map/mapper.ts";
-import { Materializer } from "../src/run/materializer.ts";
-import { FakeTarget, fakeClassify } from "../test/support/fake-target.ts";
+import { Mapper } from "../src/map/mapper.ts";
 import { base, edited, unscaledBase64 } from "../test/support/hostile.ts";
 
 const config = parseConfig(
@@ -29,20 +26,9 @@ const config = parseConfig(
   "stall.yaml",
   {},
 );
-const materializer = new Materializer({
-  config,
-  kafka: new Kafka({ brokers: ["127.0.0.1:1"] }),
-  target: new FakeTarget(),
-  classify: fakeClassify,
-  log: pino({ level: "silent" }),
-});
-// The two private steps of a fetch: the topic's mapper, and prepare (decode + map in slices).
-const internals = materializer as unknown as {
-  decoder: RecordDecoder;
-  mapperFor(topic: string): Mapper | undefined;
-  prepare(records: KafkaRecord[], mapper: Mapper | undefined): Promise<Item[]>;
-};
-const mapper = internals.mapperFor(base.topic)!;
+// Decoder and mapper as the materializer builds them from the config.
+const decoder = decoderFor(config);
+const mapper = new Mapper(resolveTable(config, base.topic)!, config.masking.key);
 
 const widest = unscaledBase64(10n ** BigInt(MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS) - 1n);
 const largest = { scale: MAX_FRACTION_DIGITS, value: widest };
@@ -100,11 +86,11 @@ const rows: string[] = [];
 for (const [name, records] of scenarios) {
   const bytes = records.reduce((sum, r) => sum + (r.value?.length ?? 0) + (r.key?.length ?? 0), 0);
   // Warm the decoder's schema caches and the JIT once, as a running consumer has.
-  await internals.prepare(records.slice(0, 1), mapper);
-  const sliced = await measure(() => internals.prepare(records, mapper));
-  const items = await internals.prepare(records, mapper);
+  await prepareSliced(records.slice(0, 1), decoder, mapper);
+  const sliced = await measure(() => prepareSliced(records, decoder, mapper));
+  const items = await prepareSliced(records, decoder, mapper);
   const errors = new Set(items.flatMap((i) => (i.error ? [i.error.code] : [])));
-  const whole = await measure(async () => prepareItems(records, internals.decoder, mapper));
+  const whole = await measure(async () => prepareItems(records, decoder, mapper));
   rows.push(
     `| ${name} | ${(bytes / 1024 / 1024).toFixed(1)} MiB | ${sliced.maxMs.toFixed(0)} ms | ${whole.maxMs.toFixed(0)} ms | ${sliced.totalMs.toFixed(0)} ms | ${errors.size ? [...errors].join(", ") : "decoded"} |`,
   );

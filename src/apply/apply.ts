@@ -4,214 +4,12 @@
  * a reason that will not pass, record by record, so that only the bad records are set aside.
  * Retriable failures wait and try again without advancing.
  */
-
-import { coalesce } from "../batch/coalesce.ts";
 import type { Item } from "../batch/items.ts";
-import type { TableMapping } from "../config/index.ts";
-import type { Column, ColumnType } from "../decode/index.ts";
-import type { Row } from "../decode/values.ts";
-import { type ErrorCode, ShadowdbError } from "../errors.ts";
-import type { MappedChange } from "../map/mapper.ts";
-import { overlayNames } from "../overlay/names.ts";
-import { storableLetter } from "../target/dead-letter-text.ts";
-import type {
-  ClassifiedError,
-  DeadLetter,
-  TableShape,
-  TableWrite,
-  Target,
-  TargetTransaction,
-  WriteOutcome,
-} from "../target/dialect.ts";
-import type { TargetTables } from "../target/tables.ts";
-
-/**
- * A record set aside, reported once the commit that moved its position past it is in. `stored`
- * says what the store holds: the letter; a reduced one (the store refused the letter for good, so
- * its message is replaced by a fixed one, `refused` says why); or nothing (the reduced letter was
- * refused too: the record is skipped, and the log and the DEAD_LETTER_UNSTORABLE count tell).
- */
-export interface SetAside {
-  letter: DeadLetter;
-  stored: "letter" | "reduced" | "nothing";
-  refused?: ShadowdbError;
-}
-
-export interface ApplyContext {
-  target: Target;
-  classify: (error: unknown) => ClassifiedError;
-  tables: TargetTables;
-  groupId: string;
-  /** The table a topic maps to; undefined for topics without rows (transaction metadata). */
-  mappingFor: (topic: string) => TableMapping | undefined;
-  onError: "dlq" | "stop";
-  /** Changes to keys the shadow owns go to the production copy (the overlay is installed). */
-  overlay: boolean;
-  /** Called after each commit with a partition's new next offset (commits may be partial). */
-  onCommitted: (topic: string, partition: number, nextOffset: string) => void;
-  /**
-   * Called right after each commit that set records aside, and only then: the record-by-record
-   * fallback commits letters one at a time, and a batch interrupted after some of them (a lost
-   * connection, a rebalance) never returns its result; its retry starts past them.
-   */
-  onDeadLetters: (setAside: SetAside[]) => void;
-  /** The next offset this instance believes the target holds for a partition (undefined: none). */
-  expectedPosition: (topic: string, partition: number) => string | undefined;
-}
-
-/** A target failure, classified: the runner retries `retriable` ones and sets the others aside. */
-export class ApplyError extends ShadowdbError {
-  constructor(code: ErrorCode, message: string, cause: unknown) {
-    super(code, message, { cause });
-    this.name = "ApplyError";
-  }
-}
-
-export function classified(ctx: ApplyContext, error: unknown): ShadowdbError {
-  if (error instanceof ShadowdbError) return error;
-  const { code } = ctx.classify(error);
-  const native = (error as { code?: unknown; errno?: unknown }).code ?? (error as { errno?: unknown }).errno;
-  const message = error instanceof Error ? error.message : String(error);
-  // The database's own code (SQLSTATE / errno) tells the operator more than our class alone.
-  return new ApplyError(code, native === undefined ? message : `${message} (${String(native)})`, error);
-}
-
-/**
- * The first item of each run of items with the same decoded schema (the mapper hands out one
- * columns array per schema): what only changes when the schema does is worked out once a run.
- */
-function* schemaRuns(items: Item[]): Generator<Item & { columns: Column[] }> {
-  let lastColumns: Column[] | undefined;
-  for (const item of items) {
-    if (!item.columns || item.columns === lastColumns) continue;
-    lastColumns = item.columns;
-    yield item as Item & { columns: Column[] };
-  }
-}
-
-export async function resolveShape(
-  ctx: ApplyContext,
-  mapping: TableMapping,
-  items: Item[],
-): Promise<TableShape | undefined> {
-  let shape: TableShape | undefined;
-  for (const item of schemaRuns(items))
-    shape = await ctx.tables.shapeFor(mapping, item.columns, item.key ?? []);
-  return shape ?? (items.some((i) => i.change) ? await ctx.tables.shapeFor(mapping, [], []) : undefined);
-}
-
-function tableWrite(
-  ctx: ApplyContext,
-  shape: TableShape,
-  items: Item[],
-  changes: MappedChange[],
-): TableWrite {
-  const types: Record<string, ColumnType> = {};
-  for (const item of schemaRuns(items)) for (const c of item.columns) types[c.name] = c.type;
-  const { truncate, deletes, upserts } = coalesce(changes);
-  // Columns the target does not have are skipped (reported by TargetTables), never sent.
-  const known = (row: Row) => {
-    let all = true;
-    for (const name in row) if (!shape.columns.has(name)) all = false;
-    if (all) return row;
-    const out: Row = {};
-    for (const [name, value] of Object.entries(row)) if (shape.columns.has(name)) out[name] = value;
-    return out;
-  };
-  const write: TableWrite = {
-    table: shape,
-    types,
-    truncate,
-    deletes,
-    upserts: covered(shape, items) ? upserts : upserts.map(known),
-  };
-  if (ctx.overlay) write.overlay = overlayNames(shape.name);
-  return write;
-}
-
-/**
- * Whether the target has every column the upserts of `items` can name, told once per schema: a
- * schema's rows carry its columns and the key's (which win even where the mapping excludes one).
- * A loose row (no schema) is never covered; its rows are looked at one by one.
- */
-function covered(shape: TableShape, items: Item[]): boolean {
-  let lastColumns: Column[] | undefined;
-  let lastKey: string[] | undefined;
-  for (const item of items) {
-    if (item.change?.kind !== "upsert" || (item.columns === lastColumns && item.key === lastKey)) continue;
-    if (!item.columns?.length || !item.key) return false;
-    for (const c of item.columns) if (!shape.columns.has(c.name)) return false;
-    for (const k of item.key) if (!shape.columns.has(k)) return false;
-    lastColumns = item.columns;
-    lastKey = item.key;
-  }
-  return true;
-}
-
-/** The items of one partition, in offset order: the unit of fencing and of positions. */
-export interface Slice {
-  topic: string;
-  partition: number;
-  items: Item[];
-}
-
-export function slices(items: Item[]): Slice[] {
-  const byPartition = new Map<string, Slice>();
-  for (const item of items) {
-    const { topic, partition } = item.record;
-    const id = `${topic}\u0000${partition}`;
-    const slice = byPartition.get(id) ?? { topic, partition, items: [] };
-    byPartition.set(id, slice);
-    slice.items.push(item);
-  }
-  return [...byPartition.values()];
-}
-
-/** Each partition's changes as one write to its table; partitions without changes write nothing. */
-export async function tableWrites(ctx: ApplyContext, parts: Slice[]): Promise<TableWrite[]> {
-  const writes: TableWrite[] = [];
-  for (const { topic, items } of parts) {
-    const changes = items.flatMap((i) => (i.change ? [i.change] : []));
-    const mapping = changes.length > 0 ? ctx.mappingFor(topic) : undefined;
-    const shape = mapping ? await resolveShape(ctx, mapping, items) : undefined;
-    if (shape) writes.push(tableWrite(ctx, shape, items, changes));
-  }
-  return writes;
-}
-
-export function add(total: WriteOutcome, outcome: WriteOutcome): void {
-  total.toCopy += outcome.toCopy;
-  total.lostInserts += outcome.lostInserts;
-  total.hidden += outcome.hidden;
-}
-
-/** The record's letter, its text as the store will hold it: what is logged is what is stored. */
-export function deadLetter(item: Item, error: ShadowdbError): DeadLetter {
-  return storableLetter({
-    topic: item.record.topic,
-    partition: item.record.partition,
-    offset: item.record.offset,
-    key: item.record.key,
-    value: item.record.value,
-    code: error.code,
-    message: error.message,
-  });
-}
-
-/** A refused letter's last try: coordinates, code and raw bytes, with a fixed ASCII message. */
-export function reduced(letter: DeadLetter, refused: ShadowdbError | undefined): DeadLetter {
-  const why = refused ? ` (${refused.code})` : "";
-  return { ...letter, message: `the store refused this letter's message${why}; shadowdb's log has it` };
-}
-
-function toStore(setAside: SetAside[]): DeadLetter[] {
-  const letters: DeadLetter[] = [];
-  for (const { letter, stored, refused } of setAside) {
-    if (stored === "letter") letters.push(letter);
-    else if (stored === "reduced") letters.push(reduced(letter, refused));
-  }
-  return letters;
-}
+import { ShadowdbError } from "../errors.ts";
+import type { DeadLetter, TargetTransaction, WriteOutcome } from "../target/dialect.ts";
+import { type ApplyContext, classified } from "./context.ts";
+import { deadLetter, type SetAside, toStore } from "./letters.ts";
+import { add, slices, tableWrites } from "./writes.ts";
 
 /**
  * Locks a partition's position row for the transaction and checks it is where this instance left
@@ -224,7 +22,7 @@ export async function fence(
   partition: number,
 ): Promise<string | undefined> {
   const current = await tx.lockPosition(ctx.groupId, topic, partition);
-  const expected = ctx.expectedPosition(topic, partition);
+  const expected = ctx.positions.expected(topic, partition);
   if (current !== expected) {
     throw new ShadowdbError(
       "APPLY_FENCED",
@@ -254,7 +52,7 @@ async function commit(ctx: ApplyContext, items: Item[], setAside: SetAside[]): P
     if (letters.length > 0) await tx.saveDeadLetters(ctx.groupId, letters);
     await tx.savePositions(ctx.groupId, positions);
   });
-  for (const p of positions) ctx.onCommitted(p.topic, p.partition, p.offset);
+  for (const p of positions) ctx.positions.committed(p.topic, p.partition, p.offset);
   if (setAside.length > 0) ctx.onDeadLetters(setAside);
   return outcome;
 }

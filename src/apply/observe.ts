@@ -4,7 +4,8 @@ import type { Item } from "../batch/items.ts";
 import type { Health } from "../health/health.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { ApplyResult, SetAside } from "./apply.ts";
+import type { ApplyResult } from "./apply.ts";
+import type { SetAside } from "./letters.ts";
 
 export interface Observers {
   health: Health;

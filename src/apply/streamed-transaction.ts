@@ -18,20 +18,12 @@
 import type { Item } from "../batch/items.ts";
 import type { Column } from "../decode/index.ts";
 import { ShadowdbError } from "../errors.ts";
+import { type PartitionId, partitionId } from "../source/partition.ts";
 import type { DeadLetter, Position, TargetTransaction, WriteOutcome } from "../target/dialect.ts";
-import {
-  type ApplyContext,
-  type ApplyResult,
-  add,
-  classified,
-  deadLetter,
-  fence,
-  reduced,
-  resolveShape,
-  type SetAside,
-  slices,
-  tableWrites,
-} from "./apply.ts";
+import { type ApplyResult, fence } from "./apply.ts";
+import { type ApplyContext, classified } from "./context.ts";
+import { deadLetter, reduced, type SetAside } from "./letters.ts";
+import { add, resolveShape, slices, tableWrites } from "./writes.ts";
 
 /** Table shapes resolved outside any transaction: what a stream may write without DDL. */
 export interface KnownShapes {
@@ -48,8 +40,6 @@ export class NeedsShapes extends Error {
     this.name = "NeedsShapes";
   }
 }
-
-const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 const needsShape = (item: Item) => item.change !== undefined;
 
@@ -83,7 +73,7 @@ export class StreamedTransaction {
   private closed = false;
   private aborted = false;
   /** Next offset per partition written so far; the positions saved at commit. */
-  private readonly next = new Map<string, Position>();
+  private readonly next = new Map<PartitionId, Position>();
   /** Records set aside so far: reported (ctx.onDeadLetters) once the commit is in. */
   readonly setAside: SetAside[] = [];
   /** Settles when the target transaction has ended (committed or rolled back); never rejects. */
@@ -187,7 +177,7 @@ export class StreamedTransaction {
     // Fencing, once per partition: a former owner's stream must not commit over the new owner's work.
     for (const item of items) {
       const { topic, partition } = item.record;
-      const key = partitionKey(topic, partition);
+      const key = partitionId(topic, partition);
       if (this.next.has(key)) continue;
       const expected = await fence(ctx, tx, topic, partition);
       this.next.set(key, { topic, partition, offset: expected ?? item.record.offset });
@@ -221,7 +211,7 @@ export class StreamedTransaction {
     await this.store(tx, letters);
     for (const item of items) {
       const { topic, partition, offset } = item.record;
-      this.next.set(partitionKey(topic, partition), {
+      this.next.set(partitionId(topic, partition), {
         topic,
         partition,
         offset: (BigInt(offset) + 1n).toString(),

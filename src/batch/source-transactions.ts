@@ -17,6 +17,7 @@
  * transactions instead (see streamed-transaction.ts), and from then on their events are only
  * counted here (`note`), never held, until `settle` says they may be committed.
  */
+import { type PartitionId, partitionId } from "../source/partition.ts";
 import type { Item } from "./items.ts";
 
 /**
@@ -42,7 +43,7 @@ export interface SourceTransactionsOptions {
 interface Transaction {
   seen: Map<string, number>;
   /** The highest offset of its records, per partition. */
-  reach: Map<string, bigint>;
+  reach: Map<PartitionId, bigint>;
   /** When its latest event (or END) arrived: a transaction still arriving is not given up on. */
   lastAt: number;
   counts?: Map<string, number>;
@@ -67,7 +68,7 @@ export interface Taken {
 const FINISHED_MEMORY = 10_000;
 
 export class SourceTransactions {
-  private readonly partitions = new Map<string, Item[]>();
+  private readonly partitions = new Map<PartitionId, Item[]>();
   private readonly transactions = new Map<string, Transaction>();
   private readonly finished = new Set<string>();
   /** Per collection, the latest END order of a transaction with an event in it. */
@@ -75,7 +76,7 @@ export class SourceTransactions {
   /** Per collection, when its latest event (of any transaction) arrived. */
   private readonly collectionAt = new Map<string, number>();
   /** Per partition, the highest offset of a record whose transaction's END has arrived. */
-  private readonly endedReach = new Map<string, bigint>();
+  private readonly endedReach = new Map<PartitionId, bigint>();
   private ends = 0;
   private bytes = 0;
   private readonly now: () => number;
@@ -99,7 +100,7 @@ export class SourceTransactions {
   add(items: Item[]): void {
     for (const item of items) {
       const { topic, partition } = item.record;
-      const id = `${topic}\u0000${partition}`;
+      const id = partitionId(topic, partition);
       const list = this.partitions.get(id) ?? [];
       this.partitions.set(id, list);
       list.push(item);
@@ -120,7 +121,7 @@ export class SourceTransactions {
     };
     this.transactions.set(mark.group, tx);
     tx.lastAt = this.now();
-    tx.reach.set(`${item.record.topic}\u0000${item.record.partition}`, BigInt(item.record.offset));
+    tx.reach.set(partitionId(item.record.topic, item.record.partition), BigInt(item.record.offset));
     if (mark.collection) tx.seen.set(mark.collection, (tx.seen.get(mark.collection) ?? 0) + 1);
     if (mark.counts) {
       tx.counts = mark.counts;

@@ -6,13 +6,15 @@
  * already (`--data`, an earlier run) are skipped by their stored positions.
  */
 
-import { type ApplyContext, applyItems } from "../apply/apply.ts";
-import { backoffDelay, sleep } from "../apply/backoff.ts";
+import { sleep } from "../apply/backoff.ts";
+import type { ApplyContext } from "../apply/context.ts";
 import { reportSetAside } from "../apply/observe.ts";
+import { Positions } from "../apply/positions.ts";
+import { ApplyStep, countApplied, reloadPositions } from "../apply/step.ts";
 import { type Item, prepareItems } from "../batch/items.ts";
+import { decoderFor } from "../batch/prepare.ts";
 import { type Config, resolveTable } from "../config/index.ts";
-import { type KafkaRecord, RecordDecoder } from "../decode/index.ts";
-import { ShadowdbError } from "../errors.ts";
+import type { KafkaRecord, RecordDecoder } from "../decode/index.ts";
 import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
 import type { ClassifiedError, Target } from "../target/dialect.ts";
@@ -38,8 +40,6 @@ const aborted = (signal: AbortSignal) =>
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
 
-const partitionKey = (topic: string, partition: number) => `${topic}[${partition}]`;
-
 export class Replay {
   readonly stats = {
     applied: 0,
@@ -53,20 +53,16 @@ export class Replay {
   readonly progress = { initialRows: false, transactions: 0, totalTransactions: 0, done: false };
   private readonly decoder: RecordDecoder;
   private readonly tables: TargetTables;
-  private readonly ctx: ApplyContext;
-  /** Next offset per partition, as stored in the target. */
-  private readonly positions = new Map<string, bigint>();
+  private readonly positions = new Positions();
+  private readonly step: ApplyStep;
+  private readonly reload: () => Promise<void>;
   private failure: unknown;
 
   constructor(private readonly options: ReplayOptions) {
     const { config, target, classify, log } = options;
-    this.decoder = new RecordDecoder({
-      binaryHandlingMode: config.decode.binaryHandlingMode,
-      maxRecordBytes: config.decode.maxRecordBytes,
-      before: "deletes",
-    });
+    this.decoder = decoderFor(config);
     this.tables = new TargetTables(target, log, { idHeadroom: BigInt(config.overlay.idHeadroom) });
-    this.ctx = {
+    const ctx: ApplyContext = {
       target,
       classify,
       tables: this.tables,
@@ -74,11 +70,17 @@ export class Replay {
       mappingFor: (topic) => resolveTable(config, topic),
       onError: config.onError,
       overlay: true,
-      onCommitted: (topic, partition, next) =>
-        this.positions.set(partitionKey(topic, partition), BigInt(next)),
-      expectedPosition: (topic, partition) => this.positions.get(partitionKey(topic, partition))?.toString(),
+      positions: this.positions,
       onDeadLetters: (setAside) => reportSetAside(setAside, log, this.stats, undefined),
     };
+    // As the materializer applies: what may pass is retried with backoff, never skipped.
+    this.step = new ApplyStep(ctx, log, {
+      applied: (_items, result) => countApplied(this.stats, result),
+      retrying: () => {
+        this.stats.retries++;
+      },
+    });
+    this.reload = () => reloadPositions(ctx);
   }
 
   /** Why the demo should be restarted: the replay failed for good. */
@@ -95,13 +97,11 @@ export class Replay {
   }
 
   status(): Record<string, unknown> {
-    const positions: Record<string, string> = {};
-    for (const [key, next] of this.positions) positions[key] = next.toString();
     return {
       groupId: this.options.config.kafka.groupId,
       overlay: true,
       replay: { ...this.progress },
-      positions,
+      positions: this.positions.snapshot(),
       stats: { ...this.stats },
       idHeadroom: Object.fromEntries(this.tables.idHeadroom),
     };
@@ -112,16 +112,18 @@ export class Replay {
     const { target, stream, paceMs, onInitialRows } = this.options;
     try {
       await target.prepare();
-      await this.loadPositions();
+      await this.reload();
       const { initial, transactions } = this.split(inSourceTransactions(this.prepare(stream)));
       await this.apply(initial, signal);
       if (signal.aborted) return;
       this.progress.totalTransactions = transactions.length;
-      this.progress.transactions = transactions.filter((t) => this.pending(t.items).length === 0).length;
+      this.progress.transactions = transactions.filter(
+        (t) => this.positions.pending(t.items).length === 0,
+      ).length;
       this.progress.initialRows = true;
       onInitialRows?.();
       // Those an earlier run applied (`--data`) are counted already.
-      for (const transaction of transactions.filter((t) => this.pending(t.items).length > 0)) {
+      for (const transaction of transactions.filter((t) => this.positions.pending(t.items).length > 0)) {
         await sleep(paceMs, signal);
         if (signal.aborted) return;
         await this.apply(transaction.items, signal);
@@ -164,40 +166,13 @@ export class Replay {
     };
   }
 
-  private async loadPositions(): Promise<void> {
-    const stored = await this.options.target.readPositions(this.options.config.kafka.groupId);
-    for (const p of stored) this.positions.set(partitionKey(p.topic, p.partition), BigInt(p.offset));
-  }
-
-  /** The items the target does not hold yet. */
-  private pending(items: Item[]): Item[] {
-    return items.filter((i) => {
-      const next = this.positions.get(partitionKey(i.record.topic, i.record.partition));
-      return next === undefined || BigInt(i.record.offset) >= next;
-    });
-  }
-
-  /** As the materializer does it: what may pass is retried with backoff, never skipped. */
   private async apply(items: Item[], signal: AbortSignal): Promise<void> {
-    const { log } = this.options;
-    for (let attempt = 0; ; attempt++) {
-      const pending = this.pending(items);
-      if (pending.length === 0 || signal.aborted) return;
-      try {
-        const result = await applyItems(this.ctx, pending);
-        this.stats.applied += result.applied;
-        this.stats.toCopy += result.toCopy;
-        this.stats.lostInserts += result.lostInserts;
-        this.stats.hidden += result.hidden;
-        return;
-      } catch (error) {
-        if (!(error instanceof ShadowdbError && error.retriable)) throw error;
-        this.stats.retries++;
-        const delay = backoffDelay(attempt);
-        log.warn({ err: error, attempt, delay: Math.round(delay) }, "retrying");
-        await sleep(delay, signal);
-        if (error.code === "APPLY_FENCED") await this.loadPositions();
-      }
+    if (signal.aborted) return;
+    try {
+      await this.step.apply(items, { signal });
+    } catch (error) {
+      // Stopped while a failure was waited out: nothing is lost, the next start goes on from here.
+      if (!signal.aborted) throw error;
     }
   }
 }

@@ -6,6 +6,7 @@
  * would only lose what it holds in memory.
  */
 import type { SnapshotMarker } from "../decode/index.ts";
+import { type PartitionId, partitionId } from "../source/partition.ts";
 
 export interface HealthOptions {
   /** Readiness: the largest lag (now − source commit time of the last applied change) allowed. */
@@ -30,7 +31,7 @@ const loading = new Set<SnapshotMarker>(["first", "first_in_data_collection", "t
 
 export class Health {
   private readonly now: () => number;
-  private readonly partitions = new Map<string, PartitionState>();
+  private readonly partitions = new Map<PartitionId, PartitionState>();
   private failure: string | undefined;
   /** Per part that talks to Kafka (the admin client, the consumer): what is wrong, if anything. */
   private readonly kafkaProblems = new Map<string, string>([["admin", "not connected to Kafka yet"]]);
@@ -43,7 +44,7 @@ export class Health {
   }
 
   private partition(topic: string, partition: number): PartitionState {
-    const id = `${topic}[${partition}]`;
+    const id = partitionId(topic, partition);
     let state = this.partitions.get(id);
     if (!state) {
       state = { snapshotting: false };
@@ -93,8 +94,8 @@ export class Health {
   }
 
   /** Records behind, per partition, where both ends are known. */
-  lagRecords(): Map<string, bigint> {
-    const lag = new Map<string, bigint>();
+  lagRecords(): Map<PartitionId, bigint> {
+    const lag = new Map<PartitionId, bigint>();
     for (const [id, s] of this.partitions) {
       if (s.end !== undefined && s.position !== undefined)
         lag.set(id, s.end > s.position ? s.end - s.position : 0n);

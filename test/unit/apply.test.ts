@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { stringify } from "yaml";
-import { type ApplyContext, ApplyError, applyItems, type SetAside } from "../../src/apply/apply.ts";
+import { applyItems } from "../../src/apply/apply.ts";
+import { type ApplyContext, ApplyError } from "../../src/apply/context.ts";
+import type { SetAside } from "../../src/apply/letters.ts";
+import { Positions } from "../../src/apply/positions.ts";
 import { type Item, prepareItems } from "../../src/batch/items.ts";
 import { parseConfig, resolveTable } from "../../src/config/index.ts";
 import { type KafkaRecord, RecordDecoder, type Row } from "../../src/decode/index.ts";
@@ -93,9 +96,8 @@ function setup(
     mappingFor: (t) => (t === topic ? mapping : undefined),
     onError: "dlq",
     overlay: false,
-    onCommitted: (_topic, _partition, next) => committed.push(next),
-    // The runner's belief is the last committed offset: what the fake target holds.
-    expectedPosition: () => committed.at(-1),
+    // Positions believe what each commit stored: what the fake target holds.
+    positions: new Positions({ onStored: (_topic, _partition, next) => committed.push(next.toString()) }),
     onDeadLetters: (setAside) => {
       for (const s of setAside) reported.push(s);
     },
@@ -303,7 +305,7 @@ test("a write the database refuses for good falls back to record by record: only
       .map((t) => (t.operations.at(-1) as Extract<Operation, { op: "savePositions" }>).positions),
     fx.records.map((r) => [{ topic: r.topic, partition: r.partition, offset: next(r) }]),
   );
-  // onCommitted sees every new next offset, in order.
+  // The positions are told every new next offset, in order.
   assert.deepEqual(committed, [at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8)]);
   assert.deepEqual(withoutMessage(target.deadLetters()), withoutMessage(result.deadLetters));
   // Everything but the refused update is applied: id 3 keeps qty 3.

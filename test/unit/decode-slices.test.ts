@@ -1,20 +1,15 @@
 /**
- * Materializer.prepare (what `run` does with each fetch) lets the event loop turn while it
+ * prepareSliced (what `run` does with each fetch) lets the event loop turn while it
  * decodes big records: a timer keeps firing, and no turn is held anywhere near the second after
  * which /healthz would look dead. 30 records, each with the largest decimal PostgreSQL holds.
  */
 import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { test } from "node:test";
-import { Kafka } from "kafkajs";
-import pino from "pino";
-import type { Item } from "../../src/batch/items.ts";
-import { parseConfig } from "../../src/config/index.ts";
-import type { KafkaRecord } from "../../src/decode/index.ts";
+import { decoderFor, prepareSliced } from "../../src/batch/prepare.ts";
+import { parseConfig, resolveTable } from "../../src/config/index.ts";
 import { MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS } from "../../src/decode/limits.ts";
-import type { Mapper } from "../../src/map/mapper.ts";
-import { Materializer } from "../../src/run/materializer.ts";
-import { FakeTarget, fakeClassify } from "../support/fake-target.ts";
+import { Mapper } from "../../src/map/mapper.ts";
 import { base, edited, unscaledBase64 } from "../support/hostile.ts";
 
 test("prepare decodes 30 records of the largest decimals in turns, none held for a second", async () => {
@@ -28,18 +23,9 @@ test("prepare decodes 30 records of the largest decimals in turns, none held for
     "slices.yaml",
     {},
   );
-  const materializer = new Materializer({
-    config,
-    kafka: new Kafka({ brokers: ["127.0.0.1:1"] }),
-    target: new FakeTarget(),
-    classify: fakeClassify,
-    log: pino({ level: "silent" }),
-  });
-  // The two private steps `run` takes per fetch.
-  const internals = materializer as unknown as {
-    mapperFor(topic: string): Mapper | undefined;
-    prepare(records: KafkaRecord[], mapper: Mapper | undefined): Promise<Item[]>;
-  };
+  // As the materializer builds them from the config.
+  const decoder = decoderFor(config);
+  const mapper = new Mapper(resolveTable(config, base.topic)!, config.masking.key);
   const largest = {
     scale: MAX_FRACTION_DIGITS,
     value: unscaledBase64(10n ** BigInt(MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS) - 1n),
@@ -53,7 +39,7 @@ test("prepare decodes 30 records of the largest decimals in turns, none held for
   const timer = setInterval(() => ticks++, 1);
   await new Promise((resolve) => setTimeout(resolve, 5));
   const before = ticks;
-  const items = await internals.prepare(records, internals.mapperFor(base.topic));
+  const items = await prepareSliced(records, decoder, mapper);
   const during = ticks - before;
   await new Promise((resolve) => setTimeout(resolve, 5));
   clearInterval(timer);

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { stringify } from "yaml";
-import type { ApplyContext, SetAside } from "../../src/apply/apply.ts";
+import type { ApplyContext } from "../../src/apply/context.ts";
+import type { SetAside } from "../../src/apply/letters.ts";
+import { Positions } from "../../src/apply/positions.ts";
 import {
   type KnownShapes,
   NeedsShapes,
@@ -45,6 +47,9 @@ function setup(expected?: string) {
   const target = new FakeTarget();
   target.defineTable(table, fx.columns ?? {}, fx.key ?? []);
   const reported: SetAside[] = [];
+  // What this instance believes the target holds (the fence's expectation).
+  const positions = new Positions();
+  if (expected !== undefined) positions.committed(topic, records[0]!.partition, expected);
   const ctx: ApplyContext = {
     target,
     classify: fakeClassify,
@@ -53,9 +58,8 @@ function setup(expected?: string) {
     mappingFor: (t) => (t === topic ? mapping : undefined),
     onError: "dlq",
     overlay: false,
-    onCommitted: () => undefined,
+    positions,
     onDeadLetters: (setAside) => reported.push(...setAside),
-    expectedPosition: () => expected,
   };
   const items = prepareItems(records, new RecordDecoder(), new Mapper(mapping));
   const known: KnownShapes = { columns: new WeakSet(), topics: new Set() };
