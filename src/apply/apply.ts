@@ -19,8 +19,8 @@ import type {
   DeadLetter,
   TableShape,
   TableWrite,
-  Target,
   TargetTransaction,
+  Transactions,
   WriteOutcome,
 } from "../target/dialect.ts";
 import type { TargetTables } from "../target/tables.ts";
@@ -38,7 +38,7 @@ export interface SetAside {
 }
 
 export interface ApplyContext {
-  target: Target;
+  target: Transactions;
   classify: (error: unknown) => ClassifiedError;
   tables: TargetTables;
   groupId: string;

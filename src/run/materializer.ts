@@ -34,13 +34,13 @@ import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { allToOneAssigner } from "../source/assigner.ts";
-import type { ClassifiedError, Target } from "../target/dialect.ts";
+import type { ApplyTarget, ClassifiedError } from "../target/dialect.ts";
 import { TargetTables } from "../target/tables.ts";
 
 export interface MaterializerOptions {
   config: Config;
   kafka: Kafka;
-  target: Target;
+  target: ApplyTarget;
   classify: (error: unknown) => ClassifiedError;
   log: Logger;
   /** Prometheus metrics to feed; absent, nothing is counted beyond `stats`. */
