@@ -33,7 +33,7 @@ import { Metrics } from "../src/metrics/metrics.ts";
 import { overlayNames } from "../src/overlay/names.ts";
 import { materializerOptions } from "../src/run/create.ts";
 import { Materializer } from "../src/run/materializer.ts";
-import type { TableWrite, Target, TargetTransaction } from "../src/target/dialect.ts";
+import type { ApplyTarget, TableWrite, TargetTransaction } from "../src/target/dialect.ts";
 import { loadDialect } from "../src/target/load.ts";
 import { stackEnv } from "../stack/layout.ts";
 import { kafkaClient, waitForTopic } from "../test/support/kafka.ts";
@@ -70,7 +70,10 @@ const log = (line: string) => console.log(`latency ${engine}: ${line}`);
 const stampUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
 /** The target, with every committed transaction's written `written_at` values reported after COMMIT. */
-function stampingTarget(inner: Target, onCommit: (stamps: number[], committedUs: number) => void): Target {
+function stampingTarget(
+  inner: ApplyTarget,
+  onCommit: (stamps: number[], committedUs: number) => void,
+): ApplyTarget {
   const bind = <T extends object>(object: T, key: string | symbol) => {
     const value = Reflect.get(object, key) as unknown;
     return typeof value === "function" ? value.bind(object) : value;

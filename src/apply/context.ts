@@ -1,13 +1,13 @@
 /** What applying needs: the target, its tables, the mapping, the positions, and where letters are told. */
 import type { TableMapping } from "../config/index.ts";
 import { type ErrorCode, ShadowdbError } from "../errors.ts";
-import type { ClassifiedError, Target } from "../target/dialect.ts";
+import type { ClassifiedError, PositionReader, Transactions } from "../target/dialect.ts";
 import type { TargetTables } from "../target/tables.ts";
 import type { SetAside } from "./letters.ts";
 import type { Positions } from "./positions.ts";
 
 export interface ApplyContext {
-  target: Target;
+  target: Transactions & PositionReader;
   classify: (error: unknown) => ClassifiedError;
   tables: TargetTables;
   groupId: string;

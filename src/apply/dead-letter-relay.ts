@@ -12,10 +12,10 @@
  */
 import type { Message, Producer } from "kafkajs";
 import { storableText } from "../target/dead-letter-text.ts";
-import type { StoredDeadLetter, Target } from "../target/dialect.ts";
+import type { DeadLetterOutbox, StoredDeadLetter } from "../target/dialect.ts";
 
 export interface DeadLetterRelayOptions {
-  target: Target;
+  target: DeadLetterOutbox;
   producer: Producer;
   topic: string;
   groupId: string;

@@ -8,7 +8,7 @@ import type { Admin } from "kafkajs";
 import { type Config, redactUrl, resolveTable } from "../config/index.ts";
 import { overlaidTables } from "../overlay/admin.ts";
 import { overlayNames } from "../overlay/names.ts";
-import type { Position, QualifiedName, Target } from "../target/dialect.ts";
+import type { Position, QualifiedName, SchemaRecords } from "../target/dialect.ts";
 import { type DriftEntry, recordedDrift } from "../target/drift.ts";
 import type { DialectModule } from "../target/load.ts";
 
@@ -80,7 +80,11 @@ export async function readTargetStatus(config: Config, dialect: DialectModule): 
 }
 
 /** Drift of the tables the stored positions' topics map to (docs/schema.md). */
-async function readDrift(config: Config, target: Target, positions: Position[]): Promise<DriftStatus[]> {
+async function readDrift(
+  config: Config,
+  target: SchemaRecords,
+  positions: Position[],
+): Promise<DriftStatus[]> {
   const tables = new Map<string, QualifiedName>();
   for (const p of positions) {
     try {

@@ -7,7 +7,7 @@
  */
 import { type Config, redactUrl } from "../config/index.ts";
 import { tableArgument } from "../overlay/admin.ts";
-import type { PrivilegeCheck, Target } from "../target/dialect.ts";
+import type { PrivilegeCheck, TableLookup } from "../target/dialect.ts";
 import type { DialectModule } from "../target/load.ts";
 import type { CheckResult } from "./result.ts";
 
@@ -54,7 +54,7 @@ export async function checkTarget(config: Config, dialect: DialectModule): Promi
   }
 }
 
-async function checkTable(config: Config, target: Target, i: number): Promise<CheckResult> {
+async function checkTable(config: Config, target: TableLookup, i: number): Promise<CheckResult> {
   const entry = config.tables[i]!;
   const name = tableArgument(entry.table);
   const shape = await target.describe(name);

@@ -14,7 +14,7 @@ import { readDemoStream } from "../demo/stream.ts";
 import { ShadowdbError } from "../errors.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { createLogger } from "../log.ts";
-import type { Target } from "../target/dialect.ts";
+import type { TargetSession } from "../target/dialect.ts";
 import { loadDialect } from "../target/load.ts";
 
 const usage = "usage: shadowdb demo [--db-port N] [--http-port N] [--pace MS] [--data DIR]";
@@ -95,7 +95,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   process.once("SIGTERM", onSignal);
 
   let database: EmbeddedPostgres | undefined;
-  let admin: Target | undefined;
+  let admin: TargetSession | undefined;
   let http: HttpServer | undefined;
   let replaying: Promise<void> | undefined;
   try {

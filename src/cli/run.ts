@@ -12,7 +12,7 @@ import { Metrics } from "../metrics/metrics.ts";
 import { collectOverlaySizes } from "../metrics/overlay-sizes.ts";
 import { diffOverlays, resetOverlays } from "../overlay/admin.ts";
 import { createMaterializer } from "../run/create.ts";
-import type { Target } from "../target/dialect.ts";
+import type { TargetSession } from "../target/dialect.ts";
 import { loadDialect } from "../target/load.ts";
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -28,7 +28,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { health } = materializer;
   const stop = new AbortController();
   let http: HttpServer | undefined;
-  let admin: Target | undefined;
+  let admin: TargetSession | undefined;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       log.info({ signal, timeoutMs: config.shutdown.timeoutMs }, "stopping");

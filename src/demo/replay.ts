@@ -17,13 +17,13 @@ import { type Config, resolveTable } from "../config/index.ts";
 import type { KafkaRecord, RecordDecoder } from "../decode/index.ts";
 import type { Logger } from "../log.ts";
 import { Mapper } from "../map/mapper.ts";
-import type { ClassifiedError, Target } from "../target/dialect.ts";
+import type { ApplyTarget, ClassifiedError } from "../target/dialect.ts";
 import { TargetTables } from "../target/tables.ts";
 import { inSourceTransactions, type SourceTransaction } from "./transactions.ts";
 
 export interface ReplayOptions {
   config: Config;
-  target: Target;
+  target: ApplyTarget;
   classify: (error: unknown) => ClassifiedError;
   log: Logger;
   /** Production's recorded messages: insert-only transactions first (the initial rows), then changes. */

@@ -8,10 +8,15 @@ import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { collectOverlaySizes } from "../metrics/overlay-sizes.ts";
 import { diffOverlays, resetOverlays } from "../overlay/admin.ts";
-import type { Target } from "../target/dialect.ts";
+import type { Inspection, OverlayAdmin } from "../target/dialect.ts";
 import type { Replay } from "./replay.ts";
 
-export function demoRoutes(config: Config, replay: Replay, admin: Target, log: Logger): HttpRoutes {
+export function demoRoutes(
+  config: Config,
+  replay: Replay,
+  admin: OverlayAdmin & Inspection,
+  log: Logger,
+): HttpRoutes {
   const metrics = new Metrics();
   metrics.onCollect(() => metrics.ready.set(replay.readyReasons().length === 0 ? 1 : 0));
   metrics.onCollect(collectOverlaySizes(metrics, admin));

@@ -4,12 +4,12 @@
  */
 import { overlaidTables } from "../overlay/admin.ts";
 import { overlayNames } from "../overlay/names.ts";
-import type { Target } from "../target/dialect.ts";
+import type { Inspection, OverlayRegistry } from "../target/dialect.ts";
 import type { Metrics } from "./metrics.ts";
 
 export function collectOverlaySizes(
   metrics: Metrics,
-  target: Target,
+  target: OverlayRegistry & Inspection,
   maxAgeMs = 10_000,
 ): () => Promise<void> {
   let readAt = 0;

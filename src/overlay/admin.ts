@@ -7,7 +7,7 @@ import { parseTableName } from "../config/identifiers.ts";
 import { type Config, entryForTable } from "../config/index.ts";
 import type { Value } from "../decode/values.ts";
 import { ShadowdbError } from "../errors.ts";
-import type { QualifiedName, TableDiff, Target } from "../target/dialect.ts";
+import type { OverlayAdmin, OverlayRegistry, QualifiedName, TableDiff } from "../target/dialect.ts";
 import { overlayNames } from "./names.ts";
 
 /** `schema.table`, checked like the config's names. */
@@ -43,14 +43,21 @@ export function keyArgument(input: unknown): Record<string, Value> {
  * The tables to work on: the one given, or every table whose overlay is installed and that still
  * exists (a table dropped without `overlay uninstall` leaves its registry row behind).
  */
-export async function overlaidTables(target: Target, table: string | undefined): Promise<QualifiedName[]> {
+export async function overlaidTables(
+  target: OverlayRegistry,
+  table: string | undefined,
+): Promise<QualifiedName[]> {
   if (table !== undefined) return [tableArgument(table)];
   const present: QualifiedName[] = [];
   for (const name of await target.listOverlays()) if (await target.describe(name)) present.push(name);
   return present;
 }
 
-export async function diffOverlays(config: Config, target: Target, table?: string): Promise<TableDiff[]> {
+export async function diffOverlays(
+  config: Config,
+  target: OverlayAdmin,
+  table?: string,
+): Promise<TableDiff[]> {
   const diffs: TableDiff[] = [];
   for (const name of await overlaidTables(target, table)) {
     const ignore = entryForTable(config, name)?.diff.ignore ?? [];
@@ -65,7 +72,7 @@ export interface ResetCount {
 }
 
 export async function resetOverlays(
-  target: Target,
+  target: OverlayAdmin,
   table?: string,
   key?: Record<string, Value>,
 ): Promise<ResetCount[]> {

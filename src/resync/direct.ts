@@ -17,11 +17,11 @@
  */
 import type { TableMapping } from "../config/tables.ts";
 import { ShadowdbError } from "../errors.ts";
-import type { KeyReader, OverlayNames, QualifiedName, TableShape, Target } from "../target/dialect.ts";
+import type { KeyReader, OverlayNames, QualifiedName, TableShape, Transactions } from "../target/dialect.ts";
 import { describeSource } from "./source.ts";
 
 export interface DirectOptions {
-  target: Target;
+  target: Transactions;
   table: TableShape;
   overlay?: OverlayNames;
   production: KeyReader;

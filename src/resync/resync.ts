@@ -16,7 +16,7 @@ import { type Config, resolveTable } from "../config/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { overlayNames } from "../overlay/names.ts";
-import type { KeyReader, Target } from "../target/dialect.ts";
+import type { KeyReader, OverlayRegistry, PositionReader, Transactions } from "../target/dialect.ts";
 import { copyDirect, type DirectResult } from "./direct.ts";
 import type { ResyncKafka } from "./kafka.ts";
 import {
@@ -34,7 +34,7 @@ import { type SweepResult, sweepDeleted } from "./sweep.ts";
 export interface ResyncOptions {
   config: Config;
   table: TableName;
-  target: Target;
+  target: OverlayRegistry & PositionReader & Transactions;
   kafka: ResyncKafka;
   /** Production and shadow key readers for the sweep; without them deleted rows are left. */
   keys?: { shadow: KeyReader; production: KeyReader };

@@ -15,11 +15,11 @@
  */
 import type { TableMapping } from "../config/tables.ts";
 import { ShadowdbError } from "../errors.ts";
-import type { KeyReader, OverlayNames, QualifiedName, TableShape, Target } from "../target/dialect.ts";
+import type { KeyReader, OverlayNames, QualifiedName, TableShape, Transactions } from "../target/dialect.ts";
 import { describeSource } from "./source.ts";
 
 export interface SweepOptions {
-  target: Target;
+  target: Transactions;
   /** The shadow table as the target has it. */
   table: TableShape;
   overlay?: OverlayNames;

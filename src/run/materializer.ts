@@ -31,13 +31,13 @@ import type { Logger } from "../log.ts";
 import { Mappers } from "../map/mappers.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { KafkaSource } from "../source/consumer.ts";
-import type { ClassifiedError, Target } from "../target/dialect.ts";
+import type { ApplyTarget, ClassifiedError } from "../target/dialect.ts";
 import { TargetTables } from "../target/tables.ts";
 
 export interface MaterializerOptions {
   config: Config;
   kafka: Kafka;
-  target: Target;
+  target: ApplyTarget;
   classify: (error: unknown) => ClassifiedError;
   log: Logger;
   /** Prometheus metrics to feed; absent, nothing is counted beyond `stats`. */

@@ -14,12 +14,20 @@
 import type { Config } from "../config/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Position, SeedSource, SeedTarget, Target } from "../target/dialect.ts";
+import type {
+  Position,
+  PositionReader,
+  SeedSource,
+  SeedTarget,
+  TableLookup,
+  TargetSession,
+} from "../target/dialect.ts";
 import { planColumns, renamedShape, type SeedTopic, seedTopics, tableText as text } from "./plan.ts";
 
 export interface SeedOptions {
   config: Config;
-  target: Target;
+  /** Prepared here (its positions are read); its owner closes it. */
+  target: TargetSession & PositionReader & TableLookup;
   seedTarget: SeedTarget;
   source: SeedSource;
   /** Every topic the cluster has. */

@@ -1,10 +1,39 @@
 /**
  * What the core needs from a target database. Each dialect (`postgres/`, `mysql/`) implements it
  * in a parallel set of small files; the core never imports a driver, only these types.
+ *
+ * `Target` is cut into roles (roles.ts) so that each caller names only what it uses and a unit
+ * test's fake implements only that; a dialect implements them all. Why each exists:
+ * - ApplyTarget: the one session apply owns (materializer, demo replay). Its parts are the slices
+ *   its helpers take: Transactions (apply, the streamed transaction, resync's sweep and direct
+ *   copy), SchemaUpkeep over SchemaRecords over TableLookup (tables.ts), OverlayUpkeep (install
+ *   and id headroom before a write), DeadLetterOutbox (the topic store's relay), PositionReader
+ *   and TargetSession (prepare, close).
+ * - OverlayAdmin: the operator's overlay install/uninstall, diff and reset, always on a session of
+ *   its own (the overlay triggers skip the apply session). Its OverlayRegistry (installed overlays,
+ *   looked up) is all that resync, status and /metrics need of it.
+ * - Inspection: the read-only figures of check, status and /metrics, which must create nothing.
+ * - TableLookup alone: check and seed only look tables up.
  */
 import type { Column, ColumnType } from "../decode/index.ts";
 import type { Value } from "../decode/values.ts";
 import type { ErrorCode } from "../errors.ts";
+
+export type {
+  ApplyTarget,
+  DeadLetterOutbox,
+  Inspection,
+  OverlayAdmin,
+  OverlayRegistry,
+  OverlayUpkeep,
+  PositionReader,
+  SchemaRecords,
+  SchemaUpkeep,
+  TableLookup,
+  Target,
+  TargetSession,
+  Transactions,
+} from "./roles.ts";
 
 export interface QualifiedName {
   /** PostgreSQL schema, or MySQL database. */
@@ -167,65 +196,6 @@ export interface TargetTransaction {
   saveDeadLetters(groupId: string, letters: DeadLetter[]): Promise<void>;
   /** Runs `work` under a savepoint: if it fails, only its statements are undone (and it rethrows). */
   savepoint<T>(work: () => Promise<T>): Promise<T>;
-}
-
-export interface Target {
-  readonly dialect: "postgres" | "mysql";
-  /** Creates shadowdb's own tables (positions, dead letters) if they are missing. */
-  prepare(): Promise<void>;
-  describe(name: QualifiedName): Promise<TableShape | undefined>;
-  createTable(name: QualifiedName, columns: Column[], primaryKey: string[]): Promise<void>;
-  addColumns(name: QualifiedName, columns: Column[]): Promise<void>;
-  /** Production's columns as last recorded for a table (shadowdb_columns); undefined: never recorded. */
-  knownColumns(name: QualifiedName): Promise<Map<string, string> | undefined>;
-  /** Records (adds or updates) production's columns of a table; never removes one. */
-  recordColumns(name: QualifiedName, columns: KnownColumn[]): Promise<void>;
-  /**
-   * Makes schema following's changes to a table, and the same adds and widenings to `copy` (its
-   * overlay's production copy) when that exists. Each change is one statement, in order.
-   */
-  alterColumns(name: QualifiedName, changes: ColumnChange[], copy?: QualifiedName): Promise<void>;
-  readPositions(groupId: string): Promise<Position[]>;
-  /** The oldest stored dead letters of a group (the outbox of a topic store), at most `limit`. */
-  storedDeadLetters(groupId: string, limit: number): Promise<StoredDeadLetter[]>;
-  /** Removes stored dead letters by id, once the topic store has acknowledged them. */
-  removeDeadLetters(ids: string[]): Promise<void>;
-  /**
-   * Creates the overlay of a table if it is missing (ownership and copy tables, triggers, the
-   * registry row), and adds to the copy any column the table has gained. Idempotent.
-   */
-  installOverlay(names: OverlayNames): Promise<void>;
-  /** The tables whose overlay is installed, from the registry (shadowdb_overlays). */
-  listOverlays(): Promise<QualifiedName[]>;
-  /** Drops the overlay's triggers and tables; the table and every row in it stay as they are. */
-  uninstallOverlay(names: OverlayNames): Promise<void>;
-  /**
-   * Puts production's version back into owned rows and forgets their ownership: every owned key,
-   * or those given (key column → value). Online: serialised with apply per table. Returns how
-   * many keys were reset.
-   */
-  resetOverlay(names: OverlayNames, keys?: Record<string, Value>[]): Promise<number>;
-  /**
-   * Keeps the shadow's own ids clear of production's: every sequence / identity (PostgreSQL) or
-   * AUTO_INCREMENT (MySQL) column of the table whose next value is within headroom / 2 of
-   * production's highest id moves to production's highest id + headroom. Idempotent.
-   */
-  ensureIdHeadroom(names: OverlayNames, headroom: bigint): Promise<IdHeadroom[]>;
-  /** Owned rows against production's versions, leaving out `ignore` columns. */
-  diffOverlay(names: OverlayNames, ignore: string[]): Promise<TableDiff>;
-  /**
-   * Tries what apply and the overlay need from the target user (marking the apply session,
-   * creating tables, functions and triggers) on objects of its own, and undoes it. Throws when
-   * the database cannot be reached; a refusal is a result, not an error.
-   */
-  checkPrivileges(): Promise<PrivilegeCheck[]>;
-  /** The number of keys the table's overlay holds, and how many of them are hidden production rows. */
-  overlaySizes(names: OverlayNames): Promise<OverlaySize>;
-  /** How many dead letters of the group the dead-letter table (or outbox) holds; 0 when it does not exist. */
-  countDeadLetters(groupId: string): Promise<number>;
-  /** Runs `work` in one database transaction on the apply session (which the overlay triggers skip). */
-  transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { TableMapping } from "../config/index.ts";
 import type { Column } from "../decode/index.ts";
 import type { Logger } from "../log.ts";
 import { overlayNames } from "../overlay/names.ts";
-import type { IdHeadroom, QualifiedName, TableShape, Target } from "./dialect.ts";
+import type { IdHeadroom, OverlayUpkeep, QualifiedName, SchemaUpkeep, TableShape } from "./dialect.ts";
 import { type DriftEntry, type Follow, planSchema, productionType } from "./drift.ts";
 import { mysqlType } from "./mysql/types.ts";
 import { postgresType } from "./postgres/types.ts";
@@ -43,7 +43,7 @@ export class TargetTables {
   readonly idHeadroom = new Map<string, IdHeadroom[]>();
 
   constructor(
-    private readonly target: Target,
+    private readonly target: SchemaUpkeep & OverlayUpkeep,
     private readonly log: Logger,
     /**
      * Install each table's overlay before its first write (and again when it gains columns), and

@@ -1,8 +1,9 @@
 /**
- * A recording fake of shadowdb's own Target interface (src/target/dialect.ts), for unit tests of
- * the apply step. It keeps tables in memory with the dialects' write semantics (truncate, then
- * deletes, then upserts that keep columns a row leaves out), commits a transaction's effects only
- * when its work resolves, and records every transaction with its operations and outcome. Failures
+ * A recording fake of the target roles the unit tests exercise (src/target/roles.ts): ApplyTarget
+ * (the materializer, apply, tables.ts, the dead-letter relay) and OverlayRegistry (resync, which
+ * finds no overlay here). It keeps tables in memory with the dialects' write semantics (truncate,
+ * then deletes, then upserts that keep columns a row leaves out), commits a transaction's effects
+ * only when its work resolves, and records every transaction with its operations and outcome. Failures
  * are injected per operation and look like driver errors (a message and a native code), which
  * `fakeClassify` sorts the way the dialects' classifiers do.
  */
@@ -10,21 +11,19 @@ import type { Column } from "../../src/decode/index.ts";
 import type { Row } from "../../src/decode/values.ts";
 import { errorCodes } from "../../src/errors.ts";
 import type {
+  ApplyTarget,
   ClassifiedError,
   ColumnChange,
   DeadLetter,
   IdHeadroom,
   KnownColumn,
   OverlayNames,
-  OverlaySize,
+  OverlayRegistry,
   Position,
-  PrivilegeCheck,
   QualifiedName,
   StoredDeadLetter,
-  TableDiff,
   TableShape,
   TableWrite,
-  Target,
   TargetTransaction,
 } from "../../src/target/dialect.ts";
 
@@ -80,7 +79,7 @@ function copy(state: State): State {
   };
 }
 
-export class FakeTarget implements Target {
+export class FakeTarget implements ApplyTarget, OverlayRegistry {
   readonly dialect = "postgres" as const;
   private state: State = { shapes: new Map(), rows: new Map(), positions: new Map(), deadLetters: [] };
   readonly transactions: RecordedTransaction[] = [];
@@ -209,10 +208,6 @@ export class FakeTarget implements Target {
     this.schemaCalls.push(`installOverlay ${tableId(names.table)}`);
   }
 
-  async uninstallOverlay(names: OverlayNames): Promise<void> {
-    this.schemaCalls.push(`uninstallOverlay ${tableId(names.table)}`);
-  }
-
   async ensureIdHeadroom(names: OverlayNames): Promise<IdHeadroom[]> {
     this.schemaCalls.push(`ensureIdHeadroom ${tableId(names.table)}`);
     return [];
@@ -222,23 +217,7 @@ export class FakeTarget implements Target {
     return [];
   }
 
-  async resetOverlay(): Promise<number> {
-    throw new Error("FakeTarget has no overlay");
-  }
-
-  async diffOverlay(): Promise<TableDiff> {
-    throw new Error("FakeTarget has no overlay");
-  }
-
-  /** Everything is allowed in memory. */
-  async checkPrivileges(): Promise<PrivilegeCheck[]> {
-    return [];
-  }
-
-  async overlaySizes(): Promise<OverlaySize> {
-    throw new Error("FakeTarget has no overlay");
-  }
-
+  /** Stored dead letters of a group, as Inspection's countDeadLetters counts them (for assertions). */
   async countDeadLetters(groupId: string): Promise<number> {
     return this.state.deadLetters.filter((d) => d.groupId === groupId).length;
   }

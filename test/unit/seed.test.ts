@@ -10,7 +10,7 @@ import { parseConfig } from "../../src/config/index.ts";
 import { isShadowdbError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import { planColumns, renamedShape, seedTopics, sourceOfTopic } from "../../src/seed/plan.ts";
-import { seed } from "../../src/seed/seed.ts";
+import { type SeedOptions, seed } from "../../src/seed/seed.ts";
 import type {
   Position,
   QualifiedName,
@@ -18,7 +18,6 @@ import type {
   SeedSource,
   SeedTarget,
   TableShape,
-  Target,
 } from "../../src/target/dialect.ts";
 
 const config = (tables: unknown[], extra: Record<string, unknown> = {}) =>
@@ -168,12 +167,13 @@ function fakes(opts: { capture?: string; storedTopics?: string[]; sourceTables?:
     close: async () => undefined,
   };
   const tables = new Map<string, TableShape>();
-  const target = {
+  const target: SeedOptions["target"] = {
     prepare: async () => undefined,
+    close: async () => undefined,
     readPositions: async (): Promise<Position[]> =>
       (opts.storedTopics ?? []).map((topic) => ({ topic, partition: 0, offset: "5" })),
     describe: async (name: QualifiedName) => tables.get(name.name),
-  } as unknown as Target;
+  };
   const seedTarget: SeedTarget = {
     createTableLike: async (name, s) => {
       calls.push(`create ${name.name}`);
