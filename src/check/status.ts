@@ -1,6 +1,6 @@
 /**
  * What `shadowdb status` reads without a running instance: the positions the target stores
- * (the source of truth, DESIGN.md §1.6) against each partition's end offset, the size of every
+ * (the source of truth, docs/design.md §2) against each partition's end offset, the size of every
  * installed overlay, and the dead letters kept. Read-only: nothing is created, and a target that
  * shadowdb never wrote simply has no positions yet.
  */

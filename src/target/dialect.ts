@@ -95,7 +95,7 @@ export interface StoredDeadLetter extends DeadLetter {
 }
 
 /**
- * A table's copy-on-write overlay (DESIGN.md §3), named by src/overlay/names.ts. `owned` holds
+ * A table's copy-on-write overlay (docs/design.md §4), named by src/overlay/names.ts. `owned` holds
  * the keys the shadow has written (key columns + owned_at + how); `copy` has the table's columns
  * and holds production's current version of each owned row that production has.
  */

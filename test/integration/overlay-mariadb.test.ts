@@ -1,7 +1,7 @@
 /**
  * The overlay on the real MariaDB, without Kafka: production's changes go through the Target as
  * apply/apply.ts sends them, and an ordinary mysql2 connection (REPEATABLE READ, the server's
- * default, as an application has it) plays the shadow service. The races of DESIGN.md §3 are
+ * default, as an application has it) plays the shadow service. The races of docs/design.md §4 are
  * played deterministically: a shadow transaction holds a row open, the apply write is seen
  * waiting for it in information_schema.INNODB_TRX, then the shadow commits.
  */

@@ -1,6 +1,6 @@
 /**
  * The same services from Docker images, for machines with a Docker engine (none here: this path
- * is never exercised on this project's CI, see README). Containers are reused across test files.
+ * is never exercised on this project's CI, see CONTRIBUTING.md). Containers are reused across test files.
  */
 import { GenericContainer, Network, type StartedTestContainer, Wait } from "testcontainers";
 import { connectorVars, loadConnectors, registerConnector, waitForHeartbeat } from "../../stack/connect.ts";

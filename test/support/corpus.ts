@@ -2,11 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** ../shared/debezium-corpus: real messages from public projects (provenance in its SOURCES.md). */
-export const corpusDir = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "../../../shared/debezium-corpus",
-);
+/** test/fixtures/corpus: real messages from public projects (provenance in its SOURCES.md). */
+export const corpusDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/corpus");
 
 export interface CorpusMessage {
   file: string;

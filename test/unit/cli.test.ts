@@ -25,10 +25,7 @@ test("an unknown command exits 2 and names itself", () => {
 });
 
 test("decode prints the event as lossless JSON", () => {
-  const run = cli(
-    "decode",
-    "../shared/debezium-corpus/postgres/pg-2.2.0-artie-integers-update-with-schema.json",
-  );
+  const run = cli("decode", "test/fixtures/corpus/postgres/pg-2.2.0-artie-integers-update-with-schema.json");
   assert.equal(run.status, 0, run.stderr);
   const event = JSON.parse(run.stdout);
   assert.equal(event.op, "u");
@@ -38,7 +35,7 @@ test("decode prints the event as lossless JSON", () => {
 
 test("decode reads stdin and shows the unchanged marker", () => {
   const input = readFileSync(
-    "../shared/debezium-corpus/postgres/pg-0.10.0-blog-toast-unavailable-value-update-schemaless.json",
+    "test/fixtures/corpus/postgres/pg-0.10.0-blog-toast-unavailable-value-update-schemaless.json",
   );
   const run = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "decode", "-"], {
     input,

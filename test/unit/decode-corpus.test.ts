@@ -1,4 +1,4 @@
-/** Every real message of ../shared/debezium-corpus decodes, and the worked values come out exact. */
+/** Every real message of test/fixtures/corpus decodes, and the worked values come out exact. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RecordDecoder, type RowChange, UNCHANGED } from "../../src/decode/index.ts";

@@ -1,5 +1,5 @@
 /**
- * Hidden by conflict (DESIGN.md §3, "Unique conflicts on other columns"): a production row whose
+ * Hidden by conflict (docs/design.md §4.5): a production row whose
  * key is not owned, and whose write into the table failed on a duplicate that is not its primary
  * key, because a row of an OWNED key (the shadow's) holds the same values on another unique index.
  * It is not dropped nor dead-lettered: it goes to the copy, its key is owned with how 'c', and if

@@ -1,5 +1,5 @@
 /**
- * The shadow's own ids kept clear of production's (DESIGN.md §3, "ID collisions"). On InnoDB an
+ * The shadow's own ids kept clear of production's (docs/design.md §4.6). On InnoDB an
  * explicit id above the AUTO_INCREMENT counter raises it, so production's ids applied by CDC push
  * the shadow's next id right behind production's highest: the shadow's next insert would take the
  * id production's next insert brings. The check moves the counter to production's highest id +

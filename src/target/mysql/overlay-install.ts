@@ -1,5 +1,5 @@
 /**
- * A table's overlay objects on MySQL/MariaDB (DESIGN.md §3): the ownership table, the production
+ * A table's overlay objects on MySQL/MariaDB (docs/design.md §4.1): the ownership table, the production
  * copy, and three row triggers (AFTER INSERT / UPDATE / DELETE) generated with the table's column
  * lists. Their body runs only when `@shadowdb_apply IS NULL`: the apply session sets it, so only
  * other sessions (the shadow service) are tracked. Triggers run with their definer's rights: the

@@ -1,5 +1,5 @@
 /**
- * The overlay-aware write (DESIGN.md §3, "Race with a concurrent shadow write"): changes to keys
+ * The overlay-aware write (docs/design.md §4.3): changes to keys
  * the shadow owns go to the production copy, the others to the table, and a shadow write that
  * commits while apply waits for a row lock is never overwritten. Runs inside the apply
  * transaction, at READ COMMITTED: a locking read waits for a row's open writer and then reads the

@@ -1,5 +1,5 @@
 /**
- * ID headroom on PostgreSQL (DESIGN.md §3, "ID collisions"). CDC inserts carry production's ids
+ * ID headroom on PostgreSQL (docs/design.md §4.6). CDC inserts carry production's ids
  * and never call nextval, so the shadow's sequences stay where they were while production's ids
  * climb: the shadow's next insert through the default would take an id production already has or
  * will send. For every sequence a column of the table takes its values from (serial, identity, or

@@ -1,5 +1,5 @@
 /**
- * A table's overlay objects on PostgreSQL (DESIGN.md §3): the ownership table, the production
+ * A table's overlay objects on PostgreSQL (docs/design.md §4.1): the ownership table, the production
  * copy, one plpgsql trigger function generated with the table's column lists, and the triggers
  * that call it: AFTER INSERT / UPDATE / DELETE for each row, and BEFORE TRUNCATE for the
  * statement. The apply session runs with `session_replication_role = replica`, under which

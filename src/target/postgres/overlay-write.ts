@@ -1,5 +1,5 @@
 /**
- * The overlay-aware write (DESIGN.md §3, "Race with a concurrent shadow write"): changes to keys
+ * The overlay-aware write (docs/design.md §4.3): changes to keys
  * the shadow owns go to the production copy, the others to the table, and a shadow write that
  * commits while apply waits for a row lock is never overwritten. Runs inside the apply
  * transaction (READ COMMITTED: each statement takes a new snapshot, a locking read waits for and
@@ -18,7 +18,7 @@
  *    once more: a shadow transaction that inserted and deleted the key (committed while our
  *    insert waited for it) owns a key whose row is absent; our row then moves to the copy.
  *
- * Hidden by conflict (DESIGN.md §3, "Unique conflicts on other columns"): when the table has a
+ * Hidden by conflict (docs/design.md §4.5): when the table has a
  * unique index besides the key (step 0 reads that with the lock), each statement writing the
  * table runs under a savepoint. On a unique violation (SQLSTATE 23505) the statement's rows are
  * written again one by one, each under its own savepoint; a row that still fails is looked at:
