@@ -6,6 +6,7 @@
  */
 import type { Item } from "../batch/items.ts";
 import { ShadowdbError } from "../errors.ts";
+import { partitionId } from "../source/partition.ts";
 import type { DeadLetter, TargetTransaction, WriteOutcome } from "../target/dialect.ts";
 import { type ApplyContext, classified } from "./context.ts";
 import { deadLetter, type SetAside, toStore } from "./letters.ts";
@@ -26,7 +27,7 @@ export async function fence(
   if (current !== expected) {
     throw new ShadowdbError(
       "APPLY_FENCED",
-      `${topic}[${partition}] is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
+      `${partitionId(topic, partition)} is at ${current ?? "no position"} in the target, not ${expected ?? "no position"}`,
     );
   }
   return expected;

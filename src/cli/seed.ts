@@ -9,6 +9,7 @@ import { loadConfig, redactUrl } from "../config/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { type SeededTable, seed } from "../seed/seed.ts";
+import { partitionId } from "../source/partition.ts";
 import { loadDialect } from "../target/load.ts";
 
 const usage = "usage: shadowdb seed --config FILE [--table schema.table] [--format text|json]";
@@ -89,7 +90,7 @@ function seedText(seeded: SeededTable[]): string {
       s.outcome === "skipped"
         ? `${s.table}: skipped (positions for ${s.topic} already stored: seeded or applied before)`
         : `${s.table}: ${s.rows} rows from ${s.source} in ${s.seconds} s; run goes on from ${
-            s.positions.map((p) => `${s.topic}[${p.partition}]@${p.offset}`).join(", ") ||
+            s.positions.map((p) => `${partitionId(s.topic, p.partition)}@${p.offset}`).join(", ") ||
             `the start of ${s.topic}`
           }${s.columnsSkipped.length > 0 ? `; not in the target: ${s.columnsSkipped.join(", ")}` : ""}`,
     )

@@ -69,7 +69,7 @@ export class Health {
   /** The consumer joined its group: partitions (possibly none, on a standby) are known. */
   assigned(partitions: { topic: string; partition: number }[]): void {
     this.consuming = true;
-    const keep = new Set(partitions.map((p) => `${p.topic}[${p.partition}]`));
+    const keep = new Set(partitions.map((p) => partitionId(p.topic, p.partition)));
     for (const id of this.partitions.keys()) if (!keep.has(id)) this.partitions.delete(id);
     for (const p of partitions) this.partition(p.topic, p.partition);
   }
