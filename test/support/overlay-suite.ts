@@ -14,7 +14,8 @@ import {
   ownership,
   prodRows,
 } from "./overlay-bench.ts";
-import { overlayHiddenSuite, overlayRaceSuite } from "./overlay-suite-races.ts";
+import { overlayHiddenSuite } from "./overlay-suite-hidden.ts";
+import { overlayRaceSuite } from "./overlay-suite-races.ts";
 
 /** Both engines take these types; v is long enough for every value the tests write. */
 export const baseColumns = "id int PRIMARY KEY, v varchar(40), n int";
