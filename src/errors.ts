@@ -33,7 +33,11 @@ const decode = {
     retriable: false,
     summary: "a create, read or update without `after`, or a delete without key or `before`",
   },
-  DECODE_OVERSIZED: { retriable: false, summary: "the record is larger than the configured limit" },
+  DECODE_OVERSIZED: {
+    retriable: false,
+    summary: "the record is larger than the configured limit",
+    fix: "raise `decode.maxRecordBytes` if records this large are expected",
+  },
   DECODE_VALUE_TOO_LARGE: {
     retriable: false,
     summary:
@@ -45,6 +49,7 @@ const decode = {
     retriable: false,
     summary:
       "a bare row (no Debezium envelope) where the table's `envelope` is debezium, or an envelope where it is flattened",
+    fix: "set the table's `envelope` to what the connector writes (an unwrap SMT writes flattened rows)",
   },
   DECODE_KEY_MISMATCH: {
     retriable: false,
@@ -54,7 +59,11 @@ const decode = {
 
 // Mapping a decoded event onto a target table (src/map).
 const map = {
-  MAP_NO_KEY: { retriable: false, summary: "the table has no primary key and no `key` is configured" },
+  MAP_NO_KEY: {
+    retriable: false,
+    summary: "the table has no primary key and no `key` is configured",
+    fix: "give the table a primary key, or name its key columns in `tables[].key`",
+  },
   MAP_KEY_COLUMN_MISSING: { retriable: false, summary: "a key column is absent from the event" },
   MAP_MASK_KEY_MISSING: {
     retriable: false,
@@ -73,7 +82,11 @@ const apply = {
 
 // The target database (src/target), classified by SQLSTATE / errno.
 const target = {
-  TARGET_CONNECTION: { retriable: true, summary: "the connection to the target database failed or was lost" },
+  TARGET_CONNECTION: {
+    retriable: true,
+    summary: "the connection to the target database failed or was lost",
+    fix: "check `target.url` and that the database is up; shadowdb retries meanwhile",
+  },
   TARGET_DEADLOCK: { retriable: true, summary: "the transaction was chosen as a deadlock victim" },
   TARGET_SERIALIZATION: { retriable: true, summary: "a serialization failure or lock wait timeout" },
   TARGET_CONSTRAINT: { retriable: false, summary: "a row violates a constraint of the target table" },
@@ -82,11 +95,16 @@ const target = {
     retriable: false,
     summary: "a table or column the write needs does not exist or cannot be changed",
   },
-  TARGET_PRIVILEGE: { retriable: false, summary: "the target user lacks a privilege shadowdb needs" },
+  TARGET_PRIVILEGE: {
+    retriable: false,
+    summary: "the target user lacks a privilege shadowdb needs",
+    fix: "grant the target user what the message names (`shadowdb check` tries every privilege shadowdb uses)",
+  },
   TARGET_VALUE_ALTERED: {
     retriable: false,
     summary:
       "the target column would round, truncate or clamp the value (a narrower type than production's); refused, not stored changed",
+    fix: "widen the shadow's column to production's type (`schema.follow: safe` widens the types it knows)",
   },
   TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
 } as const satisfies Record<string, CodeEntry>;
@@ -97,6 +115,7 @@ const overlay = {
   OVERLAY_NOT_INSTALLED: {
     retriable: true,
     summary: "the table has no overlay installed (run `shadowdb overlay install` or `shadowdb run`)",
+    fix: "`shadowdb overlay install --config F`, or start `shadowdb run`, which installs it",
   },
 } as const satisfies Record<string, CodeEntry>;
 
@@ -106,6 +125,7 @@ const deadLetters = {
     retriable: false,
     summary:
       "the dead-letter store refused a record's letter, even reduced to its coordinates: the record is skipped, logged and counted",
+    fix: "check the dead-letter store (`deadLetter.table` or `deadLetter.topic`) and the log line naming the record",
   },
 } as const satisfies Record<string, CodeEntry>;
 
@@ -134,7 +154,11 @@ const seed = {
     retriable: false,
     summary: "the production table a topic names is not in the source",
   },
-  SEED_NOT_EMPTY: { retriable: false, summary: "the target table has rows; seed loads empty tables only" },
+  SEED_NOT_EMPTY: {
+    retriable: false,
+    summary: "the target table has rows; seed loads empty tables only",
+    fix: "seed into empty tables, or `shadowdb resync` a table that already has rows",
+  },
   SEED_SOURCE: { retriable: false, summary: "the source database could not be reached or refused a read" },
 } as const satisfies Record<string, CodeEntry>;
 
@@ -156,6 +180,7 @@ const resync = {
   RESYNC_TIMEOUT: {
     retriable: false,
     summary: "the snapshot did not complete, or the stream did not apply it, within --timeout",
+    fix: "raise --timeout for a large table, or check the connector is RUNNING with the signal channel",
   },
   RESYNC_SOURCE: {
     retriable: false,
@@ -169,24 +194,45 @@ const resync = {
 
 // Configuration (src/config): fixed by editing the file or the environment.
 const config = {
-  CONFIG_UNREADABLE: { retriable: false, summary: "the config file cannot be read or is not YAML" },
-  CONFIG_INVALID: { retriable: false, summary: "a config key is missing or has the wrong type or value" },
+  CONFIG_UNREADABLE: {
+    retriable: false,
+    summary: "the config file cannot be read or is not YAML",
+    fix: "check the path given to --config and its YAML",
+  },
+  CONFIG_INVALID: {
+    retriable: false,
+    summary: "a config key is missing or has the wrong type or value",
+    fix: "fix the keys the message lists (docs/config.md has every key)",
+  },
   CONFIG_ENV_MISSING: {
     retriable: false,
     summary: "a $-brace variable in the config names an unset environment variable",
+    fix: "set the variable, or give it a default after `:-` inside the braces",
   },
 } as const satisfies Record<string, CodeEntry>;
 
 // The command line (src/cli).
 const cli = {
-  USAGE_INVALID: { retriable: false, summary: "a command-line argument is missing or malformed" },
+  USAGE_INVALID: {
+    retriable: false,
+    summary: "a command-line argument is missing or malformed",
+    fix: "`shadowdb <command> --help` shows the options",
+  },
 } as const satisfies Record<string, CodeEntry>;
 
 // The HTTP endpoints (src/http): the request, not the server, is at fault (except INTERNAL_ERROR
 // and HTTP_LISTEN).
 const http = {
-  HTTP_UNAUTHORIZED: { retriable: false, summary: "an admin endpoint was called without a bearer token" },
-  HTTP_FORBIDDEN: { retriable: false, summary: "the bearer token is not the admin token" },
+  HTTP_UNAUTHORIZED: {
+    retriable: false,
+    summary: "an admin endpoint was called without a bearer token",
+    fix: "send `Authorization: Bearer <http.adminToken>`",
+  },
+  HTTP_FORBIDDEN: {
+    retriable: false,
+    summary: "the bearer token is not the admin token",
+    fix: "send the token `http.adminToken` holds",
+  },
   HTTP_NOT_FOUND: { retriable: false, summary: "no such endpoint" },
   HTTP_METHOD_NOT_ALLOWED: { retriable: false, summary: "the endpoint does not accept this method" },
   HTTP_BODY_TOO_LARGE: { retriable: false, summary: "the request body is larger than 64 KiB" },
@@ -194,7 +240,7 @@ const http = {
     retriable: false,
     summary:
       "the HTTP server cannot listen: the port is in use (EADDRINUSE) or needs privileges (EACCES), or the host is not an address of this machine",
-    fix: "choose another `http.port` (or stop what holds it), or 0 to serve no endpoints",
+    fix: "choose another `http.port` (the demo: `--http-port`) or stop what holds it; 0 serves no endpoints",
   },
   INTERNAL_ERROR: { retriable: false, summary: "an unexpected error; the server log has it" },
 } as const satisfies Record<string, CodeEntry>;
