@@ -76,7 +76,7 @@ export async function runCommand(argv: string[]): Promise<number> {
           metrics: () => metrics.scrape((error) => log.warn({ err: error }, "a metrics collector failed")),
           status: async () => ({ ...materializer.status(), ready: health.readyReasons() }),
           diff: (table) => diffOverlays(config, target, table),
-          reset: (table, key) => resetOverlays(target, table, key),
+          reset: (table, key) => resetOverlays(config, target, table, key),
         },
       }).catch((error: unknown) => {
         throw portProblem(config.http.host, config.http.port, error);
