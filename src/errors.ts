@@ -1,11 +1,21 @@
 /**
- * The one catalogue of shadowdb's error codes. Every error that leaves a module is a
- * ShadowdbError with a code from this list; `retriable` tells the runner whether waiting and
- * trying again can help, or whether the record must be set aside (dead letter) or the run stopped.
- * Database errors are classified by SQLSTATE / errno where they enter, never by message text.
+ * The one catalogue of shadowdb's error codes, grouped by the area that raises them. Every error
+ * that leaves a module is a ShadowdbError with a code from this list; `retriable` tells the
+ * runner whether waiting and trying again can help, or whether the record must be set aside
+ * (dead letter) or the run stopped. `summary` says what happened; `fix`, where one applies to
+ * every occurrence, what to do about it. Database errors are classified by SQLSTATE / errno where
+ * they enter, never by message text. docs/errors.md is generated from this file
+ * (`npm run docs:errors`).
  */
-export const errorCodes = {
-  // Decoding a Kafka record (src/decode): never retriable, the bytes will not change.
+
+interface CodeEntry {
+  retriable: boolean;
+  summary: string;
+  fix?: string;
+}
+
+// Decoding a Kafka record (src/decode): never retriable, the bytes will not change.
+const decode = {
   DECODE_MALFORMED_JSON: { retriable: false, summary: "the key or value is not valid JSON" },
   DECODE_BAD_ENVELOPE: {
     retriable: false,
@@ -23,7 +33,11 @@ export const errorCodes = {
     retriable: false,
     summary: "a create, read or update without `after`, or a delete without key or `before`",
   },
-  DECODE_OVERSIZED: { retriable: false, summary: "the record is larger than the configured limit" },
+  DECODE_OVERSIZED: {
+    retriable: false,
+    summary: "the record is larger than the configured limit",
+    fix: "raise `decode.maxRecordBytes` if records this large are expected",
+  },
   DECODE_VALUE_TOO_LARGE: {
     retriable: false,
     summary:
@@ -35,45 +49,97 @@ export const errorCodes = {
     retriable: false,
     summary:
       "a bare row (no Debezium envelope) where the table's `envelope` is debezium, or an envelope where it is flattened",
+    fix: "set the table's `envelope` to what the connector writes (an unwrap SMT writes flattened rows)",
   },
   DECODE_KEY_MISMATCH: {
     retriable: false,
     summary: "the message key's values differ from the same columns of the row it carries",
   },
+} as const satisfies Record<string, CodeEntry>;
 
-  // Configuration (src/config): fixed by editing the file or the environment.
-  CONFIG_UNREADABLE: { retriable: false, summary: "the config file cannot be read or is not YAML" },
-  CONFIG_INVALID: { retriable: false, summary: "a config key is missing or has the wrong type or value" },
-  CONFIG_ENV_MISSING: {
+// Mapping a decoded event onto a target table (src/map).
+const map = {
+  MAP_NO_KEY: {
     retriable: false,
-    summary: "a $-brace variable in the config names an unset environment variable",
+    summary: "the table has no primary key and no `key` is configured",
+    fix: "give the table a primary key, or name its key columns in `tables[].key`",
   },
-
-  // The command line (src/cli).
-  USAGE_INVALID: { retriable: false, summary: "a command-line argument is missing or malformed" },
-  // Retriable: run installs the overlay again before the retry (it was uninstalled under it).
-  OVERLAY_NOT_INSTALLED: {
-    retriable: true,
-    summary: "the table has no overlay installed (run `shadowdb overlay install` or `shadowdb run`)",
+  MAP_KEY_COLUMN_MISSING: { retriable: false, summary: "a key column is absent from the event" },
+  MAP_MASK_KEY_MISSING: {
+    retriable: false,
+    summary: "a column is masked with strategy `hash` but there is no HMAC key",
+    fix: "set `masking.key` (the config refuses a hashed column without it; a config built in code may not)",
   },
+} as const satisfies Record<string, CodeEntry>;
 
-  // The HTTP endpoints (src/http): the request, not the server, is at fault (except INTERNAL_ERROR).
-  HTTP_UNAUTHORIZED: { retriable: false, summary: "an admin endpoint was called without a bearer token" },
-  HTTP_FORBIDDEN: { retriable: false, summary: "the bearer token is not the admin token" },
-  HTTP_NOT_FOUND: { retriable: false, summary: "no such endpoint" },
-  HTTP_METHOD_NOT_ALLOWED: { retriable: false, summary: "the endpoint does not accept this method" },
-  HTTP_BODY_TOO_LARGE: { retriable: false, summary: "the request body is larger than 64 KiB" },
-  INTERNAL_ERROR: { retriable: false, summary: "an unexpected error; the server log has it" },
-
-  // Mapping a decoded event onto a target table (src/map).
-  MAP_NO_KEY: { retriable: false, summary: "the table has no primary key and no `key` is configured" },
+// Applying a batch (src/apply): positions stored with the rows.
+const apply = {
   APPLY_FENCED: {
     retriable: true,
     summary: "another instance advanced this partition's position first; re-read it and go on from there",
   },
-  MAP_KEY_COLUMN_MISSING: { retriable: false, summary: "a key column is absent from the event" },
+} as const satisfies Record<string, CodeEntry>;
 
-  // Seeding the shadow from a production snapshot (src/seed, `shadowdb seed`).
+// The target database (src/target), classified by SQLSTATE / errno.
+const target = {
+  TARGET_CONNECTION: {
+    retriable: true,
+    summary: "the connection to the target database failed or was lost",
+    fix: "check `target.url` and that the database is up; shadowdb retries meanwhile",
+  },
+  TARGET_DEADLOCK: { retriable: true, summary: "the transaction was chosen as a deadlock victim" },
+  TARGET_SERIALIZATION: { retriable: true, summary: "a serialization failure or lock wait timeout" },
+  TARGET_CONSTRAINT: { retriable: false, summary: "a row violates a constraint of the target table" },
+  TARGET_DATA: { retriable: false, summary: "a value does not fit its target column" },
+  TARGET_SCHEMA: {
+    retriable: false,
+    summary: "a table or column the write needs does not exist or cannot be changed",
+  },
+  TARGET_PRIVILEGE: {
+    retriable: false,
+    summary: "the target user lacks a privilege shadowdb needs",
+    fix: "grant the target user what the message names (`shadowdb check` tries every privilege shadowdb uses)",
+  },
+  TARGET_VALUE_ALTERED: {
+    retriable: false,
+    summary:
+      "the target column would round, truncate or clamp the value (a narrower type than production's); refused, not stored changed",
+    fix: "widen the shadow's column to production's type (`schema.follow: safe` widens the types it knows)",
+  },
+  TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
+} as const satisfies Record<string, CodeEntry>;
+
+// The copy-on-write overlay (src/overlay, src/target/*/overlay-*).
+const overlay = {
+  // Retriable: run installs the overlay again before the retry (it was uninstalled under it).
+  OVERLAY_NOT_INSTALLED: {
+    retriable: true,
+    summary: "the table has no overlay installed (run `shadowdb overlay install` or `shadowdb run`)",
+    fix: "`shadowdb overlay install --config F`, or start `shadowdb run`, which installs it",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+// Dead letters (src/apply/apply.ts): what happens when the dead-letter store refuses a letter.
+const deadLetters = {
+  DEAD_LETTER_UNSTORABLE: {
+    retriable: false,
+    summary:
+      "the dead-letter store refused a record's letter, even reduced to its coordinates: the record is skipped, logged and counted",
+    fix: "check the dead-letter store (`deadLetter.table` or `deadLetter.topic`) and the log line naming the record",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+// Waiting out an outage (src/health/outage.ts): reported on /readyz, asked again.
+const outage = {
+  OUTAGE_NO_ANSWER: {
+    retriable: true,
+    summary: "Kafka or the target database did not answer a probe in time (hanging rather than refusing)",
+    fix: "/readyz names the server; shadowdb keeps asking and goes on once it answers",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+// Seeding the shadow from a production snapshot (src/seed, `shadowdb seed`).
+const seed = {
   SEED_UNSUPPORTED: {
     retriable: false,
     summary:
@@ -88,10 +154,16 @@ export const errorCodes = {
     retriable: false,
     summary: "the production table a topic names is not in the source",
   },
-  SEED_NOT_EMPTY: { retriable: false, summary: "the target table has rows; seed loads empty tables only" },
+  SEED_NOT_EMPTY: {
+    retriable: false,
+    summary: "the target table has rows; seed loads empty tables only",
+    fix: "seed into empty tables, or `shadowdb resync` a table that already has rows",
+  },
   SEED_SOURCE: { retriable: false, summary: "the source database could not be reached or refused a read" },
+} as const satisfies Record<string, CodeEntry>;
 
-  // Bringing one table back to production (src/resync, `shadowdb resync`).
+// Bringing one table back to production (src/resync, `shadowdb resync`).
+const resync = {
   RESYNC_TABLE_UNMAPPED: {
     retriable: false,
     summary: "--table names no table the config's mappings write (no mapped topic feeds it)",
@@ -108,6 +180,7 @@ export const errorCodes = {
   RESYNC_TIMEOUT: {
     retriable: false,
     summary: "the snapshot did not complete, or the stream did not apply it, within --timeout",
+    fix: "raise --timeout for a large table, or check the connector is RUNNING with the signal channel",
   },
   RESYNC_SOURCE: {
     retriable: false,
@@ -117,32 +190,127 @@ export const errorCodes = {
     retriable: false,
     summary: "--direct cannot copy this table (masked columns, or spatial columns on MySQL/MariaDB)",
   },
+} as const satisfies Record<string, CodeEntry>;
 
-  // The target database (src/target), classified by SQLSTATE / errno.
-  TARGET_CONNECTION: { retriable: true, summary: "the connection to the target database failed or was lost" },
-  TARGET_DEADLOCK: { retriable: true, summary: "the transaction was chosen as a deadlock victim" },
-  TARGET_SERIALIZATION: { retriable: true, summary: "a serialization failure or lock wait timeout" },
-  TARGET_CONSTRAINT: { retriable: false, summary: "a row violates a constraint of the target table" },
-  TARGET_DATA: { retriable: false, summary: "a value does not fit its target column" },
-  TARGET_SCHEMA: {
+// Configuration (src/config): fixed by editing the file or the environment.
+const config = {
+  CONFIG_UNREADABLE: {
     retriable: false,
-    summary: "a table or column the write needs does not exist or cannot be changed",
+    summary: "the config file cannot be read or is not YAML",
+    fix: "check the path given to --config and its YAML",
   },
-  TARGET_PRIVILEGE: { retriable: false, summary: "the target user lacks a privilege shadowdb needs" },
-  TARGET_VALUE_ALTERED: {
+  CONFIG_INVALID: {
+    retriable: false,
+    summary: "a config key is missing or has the wrong type or value",
+    fix: "fix the keys the message lists (docs/config.md has every key)",
+  },
+  CONFIG_ENV_MISSING: {
+    retriable: false,
+    summary: "a $-brace variable in the config names an unset environment variable",
+    fix: "set the variable, or give it a default after `:-` inside the braces",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+// The command line (src/cli).
+const cli = {
+  USAGE_INVALID: {
+    retriable: false,
+    summary: "a command-line argument is missing or malformed",
+    fix: "`shadowdb <command> --help` shows the options",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+// The HTTP endpoints (src/http): the request, not the server, is at fault (except INTERNAL_ERROR
+// and HTTP_LISTEN).
+const http = {
+  HTTP_UNAUTHORIZED: {
+    retriable: false,
+    summary: "an admin endpoint was called without a bearer token",
+    fix: "send `Authorization: Bearer <http.adminToken>`",
+  },
+  HTTP_FORBIDDEN: {
+    retriable: false,
+    summary: "the bearer token is not the admin token",
+    fix: "send the token `http.adminToken` holds",
+  },
+  HTTP_NOT_FOUND: { retriable: false, summary: "no such endpoint" },
+  HTTP_METHOD_NOT_ALLOWED: { retriable: false, summary: "the endpoint does not accept this method" },
+  HTTP_BODY_TOO_LARGE: { retriable: false, summary: "the request body is larger than 64 KiB" },
+  HTTP_LISTEN: {
     retriable: false,
     summary:
-      "the target column would round, truncate or clamp the value (a narrower type than production's); refused, not stored changed",
+      "the HTTP server cannot listen: the port is in use (EADDRINUSE) or needs privileges (EACCES), or the host is not an address of this machine",
+    fix: "choose another `http.port` (the demo: `--http-port`) or stop what holds it; 0 serves no endpoints",
   },
-  TARGET_OTHER: { retriable: false, summary: "the target database refused the write for another reason" },
+  INTERNAL_ERROR: { retriable: false, summary: "an unexpected error; the server log has it" },
+} as const satisfies Record<string, CodeEntry>;
 
-  // Dead letters (src/apply/apply.ts): what happens when the dead-letter store refuses a letter.
-  DEAD_LETTER_UNSTORABLE: {
-    retriable: false,
-    summary:
-      "the dead-letter store refused a record's letter, even reduced to its coordinates: the record is skipped, logged and counted",
+// Kafka Connect's REST API (src/connectors, src/check: `shadowdb connectors`, `check --connect-url`).
+const connect = {
+  CONNECT_UNREACHABLE: {
+    retriable: true,
+    summary: "Kafka Connect's REST API gave no answer (refused, unknown host, timed out)",
+    fix: "check the URL (--connect-url) and that the Connect worker's REST listener is up",
   },
-} as const satisfies Record<string, { retriable: boolean; summary: string }>;
+  CONNECT_BAD_URL: { retriable: false, summary: "the Kafka Connect URL is not a URL" },
+  CONNECT_CREDENTIALS: {
+    retriable: false,
+    summary: "Kafka Connect's REST API refused the credentials (HTTP 401 or 403)",
+    fix: "give them as user:password@ in the URL",
+  },
+  CONNECT_ERROR_STATUS: {
+    retriable: false,
+    summary: "Kafka Connect's REST API answered the connector listing with an error status",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+// The demo (src/demo, `shadowdb demo`).
+const demo = {
+  DEMO_STREAM_UNREADABLE: {
+    retriable: false,
+    summary: "the demo's recorded stream (test/fixtures/recorded/postgres/default/demo.json) cannot be read",
+    fix: "run from a checkout or a full npm install: the package ships the file",
+  },
+  DEMO_STREAM_INVALID: {
+    retriable: false,
+    summary: "a record of the demo's recorded stream belongs to no source transaction",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+/** The groups in the order docs/errors.md lists them, each with its title. */
+export const errorGroups = [
+  { title: "Decoding", area: "src/decode", codes: decode },
+  { title: "Mapping", area: "src/map", codes: map },
+  { title: "Applying", area: "src/apply", codes: apply },
+  { title: "Target database", area: "src/target", codes: target },
+  { title: "Overlay", area: "src/overlay", codes: overlay },
+  { title: "Dead letters", area: "src/apply", codes: deadLetters },
+  { title: "Outages", area: "src/health", codes: outage },
+  { title: "Seed", area: "src/seed", codes: seed },
+  { title: "Resync", area: "src/resync", codes: resync },
+  { title: "Configuration", area: "src/config", codes: config },
+  { title: "Command line", area: "src/cli", codes: cli },
+  { title: "HTTP", area: "src/http", codes: http },
+  { title: "Kafka Connect", area: "src/connectors, src/check", codes: connect },
+  { title: "Demo", area: "src/demo", codes: demo },
+] as const;
+
+export const errorCodes = {
+  ...decode,
+  ...map,
+  ...apply,
+  ...target,
+  ...overlay,
+  ...deadLetters,
+  ...outage,
+  ...seed,
+  ...resync,
+  ...config,
+  ...cli,
+  ...http,
+  ...connect,
+  ...demo,
+} as const satisfies Record<string, CodeEntry>;
 
 export type ErrorCode = keyof typeof errorCodes;
 

@@ -4,6 +4,7 @@
  * (fetch refuses URLs that carry them); the configurations hold the connectors' own secrets
  * (database.password), so callers show only the settings they check.
  */
+import { ShadowdbError } from "../errors.ts";
 
 export interface ConnectorState {
   name: string;
@@ -31,7 +32,11 @@ export async function readConnectors(baseUrl: string, timeoutMs = 5000): Promise
     url.password = "";
   }
   const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) throw new Error(`GET /connectors answered ${response.status} ${response.statusText}`);
+  if (!response.ok)
+    throw new ShadowdbError(
+      "CONNECT_ERROR_STATUS",
+      `GET /connectors answered ${response.status} ${response.statusText}`,
+    );
   const body = (await response.json()) as Record<string, Expanded>;
   return Object.entries(body)
     .map(([name, c]) => ({

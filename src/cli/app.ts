@@ -71,7 +71,7 @@ export const commands: Record<string, Command> = {
     usage: "diff --config FILE [--table T] [--format json|text]",
     summary: "overlay rows against production",
     description:
-      "Lists the rows the shadow owns against production's versions: rows it inserted, deleted and updated (changed columns, production → shadow) and production rows hidden by a conflict, leaving out each table's diff.ignore columns. Every installed overlay, or one table.",
+      "Lists the rows the shadow owns against production's versions: rows it inserted, deleted and updated (changed columns, production → shadow) and production rows hidden by a conflict, leaving out each table's diff.ignore columns. Every installed overlay of a table the config maps, or one table.",
     options: [
       configOption,
       ["--table schema.table", "only this table"],
@@ -87,7 +87,7 @@ export const commands: Record<string, Command> = {
     usage: "reset --config FILE [--table T] [--key JSON]",
     summary: "restore overlay rows to production",
     description:
-      "Gives owned rows production's current version back and forgets their ownership: every installed overlay, one table, or one key of one table. Online: apply may keep running.",
+      "Gives owned rows production's current version back and forgets their ownership: every installed overlay of a table the config maps, one table, or one key of one table. Online: apply may keep running.",
     options: [
       configOption,
       ["--table schema.table", "only this table"],

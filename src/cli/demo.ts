@@ -68,8 +68,11 @@ async function listening<T>(flag: string, port: number, start: () => Promise<T>)
   try {
     return await start();
   } catch (error) {
-    const code = (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
-    if (code !== "EADDRINUSE" && code !== "EACCES") throw error;
+    // The errno is the error's own (the embedded database) or its cause's (HTTP_LISTEN).
+    const code = [error, (error as { cause?: unknown }).cause]
+      .map((e) => (e as { code?: unknown } | undefined)?.code)
+      .find((c) => c === "EADDRINUSE" || c === "EACCES");
+    if (code === undefined) throw error;
     throw new ShadowdbError(
       "USAGE_INVALID",
       `${flag} ${port}: cannot listen on ${host}:${port} (${code}); choose another port, or 0 for a free one`,

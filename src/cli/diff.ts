@@ -1,5 +1,6 @@
 /**
- * `shadowdb diff --config F [--table T] [--format json|text]`: owned rows against production.
+ * `shadowdb diff --config F [--table T] [--format json|text]`: owned rows against production, in
+ * the tables F maps (or T).
  * Exit code as diff(1): 0 no differences, 1 differences, 2 trouble.
  */
 import { parseArgs } from "node:util";

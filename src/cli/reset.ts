@@ -1,6 +1,7 @@
 /**
  * `shadowdb reset --config F [--table T] [--key JSON]`: owned rows take production's version
- * again and stop being owned; every installed overlay, one table, or one key of one table.
+ * again and stop being owned; every installed overlay of a table the config maps, one table, or
+ * one key of one table.
  * Online: apply may keep running (the dialects serialise reset and apply per table).
  */
 import { parseArgs } from "node:util";
@@ -17,9 +18,9 @@ export async function resetCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const key = values.key === undefined ? undefined : keyArgument(values.key);
-  const { target } = await openTarget(values.config);
+  const { config, target } = await openTarget(values.config);
   try {
-    for (const { table, reset } of await resetOverlays(target, values.table, key)) {
+    for (const { table, reset } of await resetOverlays(config, target, values.table, key)) {
       console.log(`${table}: ${reset} key(s) reset to production`);
     }
     return 0;

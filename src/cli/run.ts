@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/index.ts";
+import { ShadowdbError } from "../errors.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { createLogger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
@@ -45,10 +46,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     });
   }
   let failed = false;
-  const running = materializer.run(stop.signal);
-  running.catch(() => {
-    failed = true;
-  });
+  let running: Promise<void> | undefined;
   metrics.onCollect(() => {
     metrics.ready.set(health.readyReasons().length === 0 ? 1 : 0);
   });
@@ -65,6 +63,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       const target = new dialect.Target(config.target.url);
       admin = target;
       if (config.overlay.enabled) metrics.onCollect(collectOverlaySizes(metrics, target));
+      // Before the materializer runs: a port someone holds stops the start before anything
+      // connects, with one line naming the key to change.
       http = await startHttpServer({
         host: config.http.host,
         port: config.http.port,
@@ -76,16 +76,21 @@ export async function runCommand(argv: string[]): Promise<number> {
           metrics: () => metrics.scrape((error) => log.warn({ err: error }, "a metrics collector failed")),
           status: async () => ({ ...materializer.status(), ready: health.readyReasons() }),
           diff: (table) => diffOverlays(config, target, table),
-          reset: (table, key) => resetOverlays(target, table, key),
+          reset: (table, key) => resetOverlays(config, target, table, key),
         },
+      }).catch((error: unknown) => {
+        throw portProblem(config.http.host, config.http.port, error);
       });
       log.info({ host: config.http.host, port: http.port }, "http listening");
     }
+    running = materializer.run(stop.signal);
+    running.catch(() => {
+      failed = true;
+    });
     await running;
   } catch (error) {
-    // The materializer must not be left running when the HTTP server cannot start.
     stop.abort();
-    await running.catch(() => undefined);
+    await running?.catch(() => undefined);
     if (!failed) throw error;
     log.error(
       { err: error, ...materializer.stats },
@@ -98,4 +103,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   log.info(materializer.stats, "stopped");
   return 0;
+}
+
+/** A listen failure worded for the config: the key and address, and the errno when it has one. */
+function portProblem(host: string, port: number, error: unknown): unknown {
+  const errno = (error as { cause?: { code?: unknown } }).cause?.code;
+  if (!(error instanceof ShadowdbError) || typeof errno !== "string") return error;
+  const why =
+    errno === "EADDRINUSE" ? "is in use" : errno === "EACCES" ? "needs privileges" : "cannot be bound";
+  return new ShadowdbError("HTTP_LISTEN", `http.port ${port} on ${host} ${why} (${errno})`, { cause: error });
 }

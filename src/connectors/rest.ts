@@ -6,6 +6,7 @@
  * returned for the caller to judge.
  */
 import { redactUrl } from "../config/index.ts";
+import { type ErrorCode, ShadowdbError } from "../errors.ts";
 
 export interface ConnectAnswer<T> {
   status: number;
@@ -15,8 +16,12 @@ export interface ConnectAnswer<T> {
   message: string | undefined;
 }
 
-export class ConnectUnreachable extends Error {
-  override name = "ConnectUnreachable";
+/** Connect gave no usable answer: the CLI says so in one line whatever the code. */
+export class ConnectUnreachable extends ShadowdbError {
+  constructor(code: Extract<ErrorCode, `CONNECT_${string}`>, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "ConnectUnreachable";
+  }
 }
 
 export interface ConnectRest {
@@ -31,7 +36,7 @@ export function connectRest(baseUrl: string, timeoutMs = 30_000): ConnectRest {
   try {
     base = new URL(baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`);
   } catch {
-    throw new ConnectUnreachable(`${shown} is not a URL`);
+    throw new ConnectUnreachable("CONNECT_BAD_URL", `${shown} is not a URL`);
   }
   const headers: Record<string, string> = { accept: "application/json", "content-type": "application/json" };
   if (base.username !== "" || base.password !== "") {
@@ -55,10 +60,13 @@ export function connectRest(baseUrl: string, timeoutMs = 30_000): ConnectRest {
         });
         text = await response.text();
       } catch (error) {
-        throw new ConnectUnreachable(`${method} ${shown}${route}: ${reason(error)}`, { cause: error });
+        throw new ConnectUnreachable("CONNECT_UNREACHABLE", `${method} ${shown}${route}: ${reason(error)}`, {
+          cause: error,
+        });
       }
       if (response.status === 401 || response.status === 403) {
         throw new ConnectUnreachable(
+          "CONNECT_CREDENTIALS",
           `${method} ${shown}${route}: HTTP ${response.status}: the REST API refuses these credentials (give them as user:password@ in the URL)`,
         );
       }

@@ -26,6 +26,6 @@ export function demoRoutes(
     metrics: () => metrics.scrape((error) => log.warn({ err: error }, "a metrics collector failed")),
     status: async () => ({ ...replay.status(), ready: replay.readyReasons() }),
     diff: (table) => diffOverlays(config, admin, table),
-    reset: (table, key) => resetOverlays(admin, table, key),
+    reset: (table, key) => resetOverlays(config, admin, table, key),
   };
 }

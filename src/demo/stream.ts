@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { KafkaRecord } from "../decode/index.ts";
+import { ShadowdbError } from "../errors.ts";
 
 /** One message as the fixture recorder stores it (test/support/fixtures.ts reads the same format). */
 export interface RecordedMessage {
@@ -48,7 +49,8 @@ export async function readDemoStream(): Promise<KafkaRecord[]> {
     text = await readFile(file, "utf8");
   } catch (error) {
     // A checkout has it, and package.json "files" ships it; a trimmed install may not.
-    throw new Error(
+    throw new ShadowdbError(
+      "DEMO_STREAM_UNREADABLE",
       `the demo's recorded stream ${file.pathname} cannot be read (${(error as Error).message})`,
       {
         cause: error,

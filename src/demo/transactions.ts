@@ -4,6 +4,7 @@
  * tombstone after a delete carries none and belongs with the delete before it.
  */
 import type { Item } from "../batch/items.ts";
+import { ShadowdbError } from "../errors.ts";
 
 export interface SourceTransaction {
   /** The PostgreSQL xid. */
@@ -20,7 +21,10 @@ export function inSourceTransactions(itemsPerTopic: Item[][]): SourceTransaction
     for (const item of items) {
       group = item.transaction?.group ?? group;
       if (group === undefined)
-        throw new Error(`${item.record.topic}@${item.record.offset}: no source transaction`);
+        throw new ShadowdbError(
+          "DEMO_STREAM_INVALID",
+          `${item.record.topic}@${item.record.offset}: no source transaction`,
+        );
       const members = byGroup.get(group) ?? [];
       byGroup.set(group, members);
       members.push(item);

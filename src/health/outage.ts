@@ -24,7 +24,13 @@ export function kafkaOutage(error: unknown): boolean {
   return cause instanceof Error && cause.name.startsWith("KafkaJS");
 }
 
-export class NoAnswer extends Error {}
+/** A probe that got no answer in time: an outage to report and wait out, not a failure. */
+export class NoAnswer extends ShadowdbError {
+  constructor(message: string) {
+    super("OUTAGE_NO_ANSWER", message);
+    this.name = "NoAnswer";
+  }
+}
 
 /** `work`, or a NoAnswer after `ms`: a hanging server must show as one, not as silence. */
 export function within<T>(ms: number, work: Promise<T>): Promise<T> {
@@ -38,6 +44,8 @@ export function within<T>(ms: number, work: Promise<T>): Promise<T> {
 
 /** Why a Kafka or database operation failed, in one line for /readyz. */
 export function problem(error: unknown): string {
+  // /readyz has worded a probe's silence this way since NoAnswer was a bare Error: kept.
+  if (error instanceof NoAnswer) return `Error: ${error.message}`;
   if (error instanceof ShadowdbError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -3,7 +3,7 @@
  * error as JSON `{ "error": CODE, "message": ... }` with the status its code calls for.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { type ErrorCode, isShadowdbError } from "../errors.ts";
+import { type ErrorCode, isShadowdbError, ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 /** public: anyone who can reach the port (health, metrics); admin: bearer token required. */
@@ -34,16 +34,14 @@ export interface Route {
 }
 
 /** A refusal decided by the HTTP layer itself: its status and code go to the client as they are. */
-export class HttpError extends Error {
+export class HttpError extends ShadowdbError {
   readonly status: number;
-  readonly code: ErrorCode;
   readonly headers: Record<string, string>;
 
   constructor(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) {
-    super(message);
+    super(code, message);
     this.name = "HttpError";
     this.status = status;
-    this.code = code;
     this.headers = headers;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ShadowdbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type AdminWork, adminRoutes } from "./admin.ts";
 import { bearerCheck } from "./auth.ts";
@@ -117,9 +118,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       reject(
-        new Error(`http: cannot listen on ${options.host}:${options.port}: ${error.message}`, {
-          cause: error,
-        }),
+        new ShadowdbError(
+          "HTTP_LISTEN",
+          `http: cannot listen on ${options.host}:${options.port}: ${error.message}`,
+          { cause: error },
+        ),
       );
     };
     server.once("error", onError);

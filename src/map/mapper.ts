@@ -65,6 +65,12 @@ export class Mapper {
     private readonly hmacKey?: string,
   ) {
     this.excluded = new Set(mapping.columns.exclude);
+    // Checked here, where the run starts, not per value: mask() runs inside the per-record
+    // decode-and-map step, where a catalogued error would set every record aside as a dead
+    // letter instead of stopping on a config that cannot work.
+    const hashed = Object.values(mapping.columns.mask).some((rule) => rule.strategy === "hash");
+    if (hashed && hmacKey === undefined)
+      throw new ShadowdbError("MAP_MASK_KEY_MISSING", "masking.key is required for strategy hash");
   }
 
   /** The target name of a source column, or undefined when it is excluded. */

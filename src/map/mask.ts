@@ -6,6 +6,7 @@ import { createHmac } from "node:crypto";
 import type { MaskRule } from "../config/index.ts";
 import type { ColumnType } from "../decode/index.ts";
 import { UNCHANGED, type Value } from "../decode/values.ts";
+import { ShadowdbError } from "../errors.ts";
 
 export const REDACTED = "[redacted]";
 
@@ -68,8 +69,10 @@ export function mask(
     case "constant":
       return rule.value;
     case "hash":
-      // The config refuses `hash` without masking.key; this guards a hand-built config.
-      if (hmacKey === undefined) throw new Error("masking.key is required for strategy hash");
+      // The config refuses `hash` without masking.key and Mapper checks it at start; this guards
+      // a direct call.
+      if (hmacKey === undefined)
+        throw new ShadowdbError("MAP_MASK_KEY_MISSING", "masking.key is required for strategy hash");
       return hashed(value, type, hmacKey);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Reset and diff over every installed overlay or one table: the same work for the CLI and for
- * the HTTP admin endpoints.
+ * Reset and diff over every installed overlay the config maps, or one table: the same work for
+ * the CLI and for the HTTP admin endpoints.
  */
 
 import { parseTableName } from "../config/identifiers.ts";
@@ -53,13 +53,27 @@ export async function overlaidTables(
   return present;
 }
 
+/**
+ * The one table given, or the overlaid tables `config` maps: a shadow database can hold the
+ * overlays of other configs (another instance, a retired mapping), which are not this one's to
+ * list or reset.
+ */
+export async function mappedOverlays(
+  config: Config,
+  target: OverlayRegistry,
+  table: string | undefined,
+): Promise<QualifiedName[]> {
+  const tables = await overlaidTables(target, table);
+  return table !== undefined ? tables : tables.filter((name) => entryForTable(config, name) !== undefined);
+}
+
 export async function diffOverlays(
   config: Config,
   target: OverlayAdmin,
   table?: string,
 ): Promise<TableDiff[]> {
   const diffs: TableDiff[] = [];
-  for (const name of await overlaidTables(target, table)) {
+  for (const name of await mappedOverlays(config, target, table)) {
     const ignore = entryForTable(config, name)?.diff.ignore ?? [];
     diffs.push(await target.diffOverlay(overlayNames(name), [...ignore]));
   }
@@ -72,6 +86,7 @@ export interface ResetCount {
 }
 
 export async function resetOverlays(
+  config: Config,
   target: OverlayAdmin,
   table?: string,
   key?: Record<string, Value>,
@@ -79,7 +94,7 @@ export async function resetOverlays(
   if (key !== undefined && table === undefined)
     throw new ShadowdbError("USAGE_INVALID", "a key needs its table");
   const counts: ResetCount[] = [];
-  for (const name of await overlaidTables(target, table)) {
+  for (const name of await mappedOverlays(config, target, table)) {
     const reset = await target.resetOverlay(overlayNames(name), key === undefined ? undefined : [key]);
     counts.push({ table: `${name.schema}.${name.name}`, reset });
   }

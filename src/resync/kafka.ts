@@ -45,7 +45,7 @@ export function resyncKafka(kafka: Kafka, admin: Admin, groupPrefix: string): Re
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
-        const abort = () => reject(signal.reason ?? new Error("aborted"));
+        const abort = () => reject(signal.reason);
         if (signal.aborted) return abort();
         signal.addEventListener("abort", abort, { once: true });
         consumer

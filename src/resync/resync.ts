@@ -171,7 +171,10 @@ async function snapshotTopic(
   let state: SnapshotProgress = { state: "running" };
   // A timer of our own, not AbortSignal.timeout: that one does not keep the process alive.
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new Error("timeout")), options.timeoutMs);
+  const timer = setTimeout(
+    () => abort.abort(new ShadowdbError("RESYNC_TIMEOUT", "timeout")),
+    options.timeoutMs,
+  );
   const deadline = abort.signal;
   await kafka
     .watch(

@@ -1,5 +1,12 @@
 /** A kafkajs client from the config, logging through pino (kafkajs's own logger writes to stdout). */
-import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import {
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  Partitioners,
+  type ProducerConfig,
+  type SASLOptions,
+} from "kafkajs";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../log.ts";
 
@@ -17,6 +24,17 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
  */
 function routine(namespace: string, message: string): boolean {
   return namespace === "Connection" && message.startsWith("Response ");
+}
+
+/**
+ * kafkajs warns on every start that its default partitioner changed in v2, unless a producer
+ * names one. shadowdb has no partitioning of an older version to keep: every producer it makes
+ * (dead-letter relay, resync signals) names the v2 default, which is what it used already.
+ */
+class ShadowdbKafka extends Kafka {
+  override producer(options: ProducerConfig = {}) {
+    return super.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...options });
+  }
 }
 
 export function kafkaFromConfig(config: Config, log: Logger): Kafka {
@@ -37,5 +55,5 @@ export function kafkaFromConfig(config: Config, log: Logger): Kafka {
   };
   if (kafka.ssl) options.ssl = kafka.ssl;
   if (kafka.sasl) options.sasl = { ...kafka.sasl } as SASLOptions;
-  return new Kafka(options);
+  return new ShadowdbKafka(options);
 }

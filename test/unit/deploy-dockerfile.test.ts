@@ -225,6 +225,20 @@ function outDir(): string {
     .outDir;
 }
 
+/**
+ * Node's LTS lines still supported, with their end of life (nodejs.org/en/about/previous-releases):
+ * 20 ended on 2026-04-30. An image on a line not listed here is past its end, or not an LTS.
+ */
+const supportedNode: Record<number, string> = { 22: "2027-04-30", 24: "2028-04-30" };
+
+/** A base image should be a supported Node LTS on the slim Debian variant, pinned to its major. */
+function baseImageProblems(image: string): string[] {
+  const match = /^node:(\d+)-bookworm-slim(@sha256:[0-9a-f]{64})?$/.exec(image);
+  if (!match) return [`${image}: expected node:<LTS major>-bookworm-slim`];
+  const major = Number(match[1]);
+  return major in supportedNode ? [] : [`${image}: Node ${major} is not a supported LTS line`];
+}
+
 /** Problems with the image's last stage as what runs in production. */
 function runtimeProblems(dockerfile: string): string[] {
   const problems: string[] = [];
@@ -317,10 +331,12 @@ test("deploy/Dockerfile: the runtime stage is non-root, checks /healthz, starts 
   const runtime = stages(dockerfile).at(-1)!;
   const cmd = words(runtime.instructions.find((i) => i.keyword === "CMD")!.args);
   assert.deepEqual(cmd, ["run", "--config", "/etc/shadowdb/config.yaml"]);
-  // The node major of the base image satisfies package.json engines.
+  // The node major of the base image satisfies package.json engines and is a supported LTS line.
   const major = Number(/^node:(\d+)/.exec(runtime.image)?.[1]);
   assert.ok(major >= Number(/>=\s*(\d+)/.exec(packageJson.engines.node)?.[1]), runtime.image);
+  assert.deepEqual(baseImageProblems(runtime.image), []);
   assert.equal(stages(dockerfile)[0]!.image, runtime.image, "both stages on the same Node");
+  assert.ok(baseImageProblems("node:20-bookworm-slim").length > 0, "node 20 is found");
 
   for (const [from, to] of [
     ["USER 1000:1000", "USER node"],
@@ -356,6 +372,7 @@ test("the compose story's sample service Dockerfile passes the same checks", () 
   const sample = read("deploy/compose/sample/Dockerfile");
   assert.deepEqual(dockerfileProblems(sample, "deploy/compose/sample"), []);
   const runtime = stages(sample).at(-1)!;
+  assert.deepEqual(baseImageProblems(runtime.image), []);
   const user = runtime.instructions.filter((i) => i.keyword === "USER").at(-1)?.args;
   assert.match(user ?? "", /^[1-9][0-9]*(:[0-9]+)?$/);
   assert.match(runtime.instructions.find((i) => i.keyword === "HEALTHCHECK")?.args ?? "", /8080\/healthz/);
