@@ -14,9 +14,10 @@ import pg from "pg";
 import type { Value } from "../../src/decode/values.ts";
 import { isShadowdbError } from "../../src/errors.ts";
 import { overlayNames } from "../../src/overlay/names.ts";
-import type { OverlayNames, QualifiedName, TableWrite, WriteOutcome } from "../../src/target/dialect.ts";
+import type { OverlayNames, QualifiedName, WriteOutcome } from "../../src/target/dialect.ts";
 import { PostgresTarget } from "../../src/target/postgres/target.ts";
 import { stackEnv } from "../../stack/layout.ts";
+import { type Changes, describeWrite } from "../support/overlay-bench.ts";
 
 const url = process.env.SHADOWDB_PG_SHADOW_URL ?? stackEnv().SHADOWDB_PG_SHADOW_URL;
 const suffix = randomBytes(4).toString("hex");
@@ -60,30 +61,9 @@ async function overlaid(base: string, columns = baseColumns): Promise<OverlayNam
   return names;
 }
 
-interface Changes {
-  upserts?: Record<string, Value>[];
-  deletes?: Record<string, Value>[];
-  truncate?: boolean;
-}
-
-async function tableWrite(
-  target: PostgresTarget,
-  names: OverlayNames,
-  changes: Changes,
-): Promise<TableWrite> {
-  return {
-    table: (await target.describe(names.table))!,
-    types: {},
-    upserts: changes.upserts ?? [],
-    deletes: changes.deletes ?? [],
-    truncate: changes.truncate ?? false,
-    overlay: names,
-  };
-}
-
 /** One apply transaction with one overlay-aware write, as the materializer runs it. */
 async function apply(target: PostgresTarget, names: OverlayNames, changes: Changes): Promise<WriteOutcome> {
-  const write = await tableWrite(target, names, changes);
+  const write = await describeWrite(target, names, changes);
   return target.transaction((tx) => tx.write(write));
 }
 
@@ -352,7 +332,7 @@ describe("reset", () => {
     const wrote = new Promise<void>((resolve) => {
       written = resolve;
     });
-    const write = await tableWrite(viaUnnest, names, { upserts: prod([1, "prod", 10]) });
+    const write = await describeWrite(viaUnnest, names, { upserts: prod([1, "prod", 10]) });
     const applying = viaUnnest.transaction(async (tx) => {
       const outcome = await tx.write(write);
       written();

@@ -82,7 +82,12 @@ export function prodRows(...rows: [number, string, number?][]): Record<string, V
 
 const cell = (c: unknown) => (c === null ? "∅" : String(c));
 
-async function describeWrite(target: Target, names: OverlayNames, changes: Changes): Promise<TableWrite> {
+/** One apply write of `changes` through the overlay, as apply/writes.ts builds it. */
+export async function describeWrite(
+  target: Pick<Target, "describe">,
+  names: OverlayNames,
+  changes: Changes,
+): Promise<TableWrite> {
   return {
     table: (await target.describe(names.table))!,
     types: {},

@@ -5,7 +5,6 @@
  * attaches the right text to the right key, on small made-up examples.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { z } from "zod";
 import {
@@ -15,20 +14,11 @@ import {
   renderReference,
   schemaKeys,
 } from "../../scripts/config-reference.ts";
+import { assertUpToDate } from "../support/generated-doc.ts";
 
 test("docs/config.md is up to date with the schema and config/postgres.yaml", async () => {
   const { markdown } = await renderConfigReference();
-  const written = await readFile(outputFile, "utf8").catch(() => "");
-  if (written !== markdown) {
-    const a = written.split("\n");
-    const b = markdown.split("\n");
-    const line = a.findIndex((text, i) => text !== b[i]);
-    const at = line < 0 ? Math.min(a.length, b.length) : line;
-    assert.fail(
-      `docs/config.md is stale: run npm run docs:config\n` +
-        `first difference at line ${at + 1}:\n  file:      ${a[at] ?? "(end)"}\n  generated: ${b[at] ?? "(end)"}`,
-    );
-  }
+  await assertUpToDate(outputFile, markdown, "npm run docs:config");
 });
 
 test("every key of the schema is listed with its type, default and required-ness", () => {

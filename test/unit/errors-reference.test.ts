@@ -4,24 +4,14 @@
  * one group, and a code the catalogue gains shows on the page.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { outputFile, renderErrorsReference } from "../../scripts/errors-reference.ts";
 import { errorCodes, errorGroups } from "../../src/errors.ts";
+import { assertUpToDate } from "../support/generated-doc.ts";
 
 test("docs/errors.md is up to date with src/errors.ts", async () => {
   const markdown = renderErrorsReference();
-  const written = await readFile(outputFile, "utf8").catch(() => "");
-  if (written !== markdown) {
-    const a = written.split("\n");
-    const b = markdown.split("\n");
-    const line = a.findIndex((text, i) => text !== b[i]);
-    const at = line < 0 ? Math.min(a.length, b.length) : line;
-    assert.fail(
-      `docs/errors.md is stale: run npm run docs:errors\n` +
-        `first difference at line ${at + 1}:\n  file:      ${a[at] ?? "(end)"}\n  generated: ${b[at] ?? "(end)"}`,
-    );
-  }
+  await assertUpToDate(outputFile, markdown, "npm run docs:errors");
 });
 
 test("every code of the catalogue is in exactly one group", () => {
