@@ -3,11 +3,9 @@
  * values stay as they are, except int64s beyond 2^53 (exact as bigint) and the TOAST markers.
  * The parsed payload is ours alone, so it is fixed up in place rather than copied.
  */
-import { PLACEHOLDER } from "./columns.ts";
 import type { DecodeContext } from "./context.ts";
+import { PLACEHOLDER, PLACEHOLDER_BASE64 } from "./types/read.ts";
 import { UNCHANGED, type Value } from "./values.ts";
-
-const PLACEHOLDER_BASE64 = Buffer.from(PLACEHOLDER).toString("base64");
 
 function fixed(raw: unknown, ctx: DecodeContext, key: string): Value {
   switch (typeof raw) {
