@@ -134,7 +134,7 @@ function compileType(schema: ConnectSchema, field: string): Compiled {
       compileTemporal(name, schema, field, base) ??
       compileDecimal(name, schema, field, base) ??
       compileText(name, schema, base) ??
-      (name === "io.debezium.data.Bits" ? compileBits(schema, base) : undefined) ??
+      compileBits(name, schema, base) ??
       compileGeometry(name, base);
     if (logical) return logical;
     if (/^(io\.debezium\.(time|data)\.|org\.apache\.kafka\.connect\.data\.)/.test(name)) {

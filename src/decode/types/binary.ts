@@ -10,7 +10,9 @@ import type { ConnectSchema } from "../schema.ts";
 import { UNCHANGED } from "../values.ts";
 import { base64, type Compiled, PLACEHOLDER, str, type TypeBase } from "./read.ts";
 
-export function compileBits(schema: ConnectSchema, base: TypeBase): Compiled {
+/** Debezium's Bits, or undefined when `name` is not it. */
+export function compileBits(name: string, schema: ConnectSchema, base: TypeBase): Compiled | undefined {
+  if (name !== "io.debezium.data.Bits") return undefined;
   const declared = Number(schema.parameters?.length ?? "0");
   // bit(n) pads to n. BitSet bytes drop leading zeros, so a varbit (unbounded: Integer.MAX,
   // or named by the propagated source type) shows its significant bits only.
