@@ -1,32 +1,22 @@
 /**
  * Raw Kafka record → ChangeEvent. Two steps, as in a protocol parser: frame the bytes (JSON and
- * the Connect schema/payload split), then interpret the payload by its shape and `op`.
+ * the Connect schema/payload split, frame.ts), then interpret the payload by its shape and `op`
+ * (row-events.ts for data, source-info.ts for the metadata). Whatever fails leaves as a DecodeError.
  */
-import { isDeepStrictEqual } from "node:util";
 import { ShadowdbError } from "../errors.ts";
-import type { Column, CompiledField } from "./columns.ts";
 import { type CompiledKey, type CompiledValue, compileKey, compileValue } from "./compiled.ts";
 import { type BinaryHandlingMode, DecodeContext } from "./context.ts";
 import { DecodeError } from "./decode-error.ts";
-import type {
-  ChangeEvent,
-  Coordinates,
-  RowChange,
-  SnapshotMarker,
-  SourceInfo,
-  TableRef,
-  TransactionBoundary,
-  TransactionRef,
-} from "./events.ts";
-import { checkedText, type Framed, frame, frameBytes, RecentSchemaTexts, SchemaCache } from "./frame.ts";
-import { badName, preview } from "./limits.ts";
-import { looseRow } from "./loose.ts";
-import { type Row, UNCHANGED, type Value } from "./values.ts";
+import type { ChangeEvent, Coordinates } from "./events.ts";
+import { type Framed, frame, frameBytes, RecentSchemaTexts, SchemaCache } from "./frame.ts";
+import { type HeaderValue, keyHeaderBytes } from "./keys.ts";
+import { looseColumns } from "./loose.ts";
+import { envelopeError, isObject, type Payload } from "./payload.ts";
+import { type DecodedKey, type EnvelopeReading, envelopeEvent, flattenedEvent } from "./row-events.ts";
+import { transactionBoundary } from "./source-info.ts";
+import type { Row } from "./values.ts";
 
-/** The headers decoding reads (a primary-key change's other key); it never looks at the others. */
-export const KEY_CHANGE_HEADERS = ["__debezium.oldkey", "__debezium.newkey"] as const;
-
-export type HeaderValue = Buffer | string | undefined | (Buffer | string)[];
+export { type HeaderValue, KEY_CHANGE_HEADERS } from "./keys.ts";
 
 /** A record as kafkajs hands it over (and as fixtures store it). */
 export interface KafkaRecord {
@@ -61,16 +51,6 @@ export type Envelope = "debezium" | "flattened";
 
 const expectedShape = { debezium: "envelope", flattened: "flattened" } as const;
 
-type Payload = Record<string, unknown>;
-
-function isObject(value: unknown): value is Payload {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function envelopeError(message: string): never {
-  throw new ShadowdbError("DECODE_BAD_ENVELOPE", message);
-}
-
 export class RecordDecoder {
   private readonly values = new SchemaCache<CompiledValue>(compileValue);
   private readonly valueSchemaTexts = new RecentSchemaTexts();
@@ -78,12 +58,16 @@ export class RecordDecoder {
   private readonly keySchemaTexts = new RecentSchemaTexts();
   private readonly binaryMode: BinaryHandlingMode;
   private readonly maxRecordBytes: number;
-  private readonly everyBefore: boolean;
+  private readonly reading: EnvelopeReading;
 
   constructor(options: DecoderOptions = {}) {
     this.binaryMode = options.binaryHandlingMode ?? "bytes";
     this.maxRecordBytes = options.maxRecordBytes ?? 16 * 1024 * 1024;
-    this.everyBefore = (options.before ?? "always") === "always";
+    this.reading = {
+      everyBefore: (options.before ?? "always") === "always",
+      // Primary-key changes carry the other key in a header; decoded like a key.
+      decodeKey: (text) => this.keyOf(frame(text, "key")).row,
+    };
   }
 
   /** `envelope`: what the topic's row records are (default debezium); control records pass either way. */
@@ -124,16 +108,17 @@ export class RecordDecoder {
     }
     switch (shape) {
       case "envelope":
-        return this.envelope(
-          framed,
+        return envelopeEvent(
+          framed.payload,
           compiled?.shape === "envelope" ? compiled : undefined,
           ctx,
           key,
           record,
           at,
+          this.reading,
         );
       case "flattened":
-        return this.flattened(
+        return flattenedEvent(
           framed.payload,
           compiled?.shape === "flattened" ? compiled : undefined,
           ctx,
@@ -155,11 +140,7 @@ export class RecordDecoder {
     }
   }
 
-  private decodeKey(text: string): { row: Row; columns: string[] } {
-    return this.keyOf(frame(text, "key"));
-  }
-
-  private keyOf(framed: Framed): { row: Row; columns: string[] } {
+  private keyOf(framed: Framed): DecodedKey {
     const ctx = new DecodeContext(framed.payloadText, this.binaryMode);
     if (framed.schemaText !== null) {
       const compiled = this.keys.get(framed.schemaText);
@@ -170,201 +151,6 @@ export class RecordDecoder {
     if (!isObject(framed.payload)) envelopeError("the key is not a struct");
     return { row: looseColumns(framed.payload, ctx), columns: Object.keys(framed.payload) };
   }
-
-  private envelope(
-    framed: Framed,
-    compiled: Extract<CompiledValue, { shape: "envelope" }> | undefined,
-    ctx: DecodeContext,
-    key: { row: Row; columns: string[] } | null,
-    record: KafkaRecord,
-    at: Coordinates,
-  ): ChangeEvent {
-    const payload = framed.payload as Payload;
-    const source = sourceInfo(payload.source, ctx);
-    const op = payload.op;
-    switch (op) {
-      case "c":
-      case "r":
-      case "u":
-      case "d": {
-        const before =
-          op === "d" || this.everyBefore ? rowOf(payload.before, compiled?.before, ctx, "before") : null;
-        const after = rowOf(payload.after, compiled?.after, ctx, "after");
-        if (op !== "d" && after === null) {
-          throw new ShadowdbError("DECODE_MISSING_ROW", `op '${op}' without after`);
-        }
-        if (op === "d" && before === null && key === null) {
-          throw new ShadowdbError("DECODE_MISSING_ROW", "a delete with neither key nor before");
-        }
-        // A primary-key change arrives as a delete under the old key and a create under the new
-        // one, so each row still agrees with its own key.
-        if (key) checkKey(key.row, op === "d" ? before : after);
-        const event: RowChange = {
-          op,
-          at,
-          table: tableOf(source, payload.source, record.topic),
-          key: key?.row ?? null,
-          before,
-          after,
-          columns: compiled?.columns ?? [],
-          keyColumns: key?.columns ?? [],
-          source,
-          transaction: transactionRef(payload.transaction),
-        };
-        const keyChange = this.keyChange(record.headers);
-        if (keyChange) event.keyChange = keyChange;
-        return event;
-      }
-      case "t":
-        return {
-          op: "t",
-          at,
-          table: tableOf(source, payload.source, record.topic),
-          source,
-          transaction: transactionRef(payload.transaction),
-        };
-      case "m": {
-        const message = isObject(payload.message) ? payload.message : {};
-        const content = message.content;
-        return {
-          op: "m",
-          at,
-          prefix: String(message.prefix ?? ""),
-          content: typeof content === "string" ? Buffer.from(content, "base64") : null,
-          source,
-        };
-      }
-      default:
-        throw new ShadowdbError(
-          "DECODE_UNKNOWN_OP",
-          `unknown op ${preview(JSON.stringify(op) ?? "undefined", 40)}`,
-        );
-    }
-  }
-
-  private flattened(
-    payload: Payload,
-    compiled: Extract<CompiledValue, { shape: "flattened" }> | undefined,
-    ctx: DecodeContext,
-    key: { row: Row; columns: string[] } | null,
-    at: Coordinates,
-  ): RowChange {
-    const decoded = (compiled ? compiled.row.decode(payload, ctx, "row") : looseColumns(payload, ctx)) as Row;
-    const row: Row = {};
-    const meta: Row = {};
-    for (const [name, value] of Object.entries(decoded)) (name.startsWith("__") ? meta : row)[name] = value;
-    const deleted = meta.__deleted === "true" || meta.__deleted === true;
-    const declared =
-      typeof meta.__op === "string" && meta.__op.length === 1 && "cdur".includes(meta.__op)
-        ? meta.__op
-        : undefined;
-    const op = deleted ? "d" : ((declared as RowChange["op"] | undefined) ?? "c");
-    const parts = at.topic.split(".");
-    const event: RowChange = {
-      op,
-      at,
-      table: {
-        database: null,
-        schema: parts.length >= 3 ? parts.at(-2)! : null,
-        table: typeof meta.__table === "string" ? meta.__table : parts.at(-1)!,
-      },
-      key: key?.row ?? null,
-      before: op === "d" ? row : null,
-      after: op === "d" ? null : row,
-      columns: (compiled?.columns ?? []).filter((c: Column) => !c.name.startsWith("__")),
-      keyColumns: key?.columns ?? [],
-      source: null,
-      transaction: null,
-      flattened: { meta },
-    };
-    if (key) checkKey(key.row, row);
-    return event;
-  }
-
-  /** Primary-key changes carry the other key in a header; decoded like a key, tolerant of its framing. */
-  private keyChange(headers: KafkaRecord["headers"]): RowChange["keyChange"] | undefined {
-    const [oldName, newName] = KEY_CHANGE_HEADERS;
-    const oldKey = headerRow(headers?.[oldName], (t) => this.decodeKey(t).row);
-    const newKey = headerRow(headers?.[newName], (t) => this.decodeKey(t).row);
-    if (!oldKey && !newKey) return undefined;
-    return { ...(oldKey && { oldKey }), ...(newKey && { newKey }) };
-  }
-}
-
-function keyHeaderBytes(headers: KafkaRecord["headers"]): number {
-  let bytes = 0;
-  for (const name of KEY_CHANGE_HEADERS) {
-    const value = headers?.[name];
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) bytes += first.length;
-  }
-  return bytes;
-}
-
-function headerRow(value: HeaderValue, decode: (text: string) => Row): Row | undefined {
-  const first = Array.isArray(value) ? value[0] : value;
-  if (first === undefined) return undefined;
-  return decode(checkedText(typeof first === "string" ? Buffer.from(first) : first, "key header"));
-}
-
-function rowOf(
-  raw: unknown,
-  field: CompiledField | null | undefined,
-  ctx: DecodeContext,
-  name: string,
-): Row | null {
-  if (raw === null || raw === undefined) return null;
-  if (field) return field.decode(raw, ctx, name) as Row;
-  if (!isObject(raw)) envelopeError(`${name} is not an object`);
-  return looseColumns(raw, ctx);
-}
-
-/** A schemaless row or key: its members are columns, so their names are checked as a schema's are. */
-function looseColumns(raw: Payload, ctx: DecodeContext): Row {
-  for (const name in raw) {
-    // Rows of a table repeat their names: each is checked once (a check per name and row was a
-    // tenth of a schemaless decode).
-    if (goodNames.has(name)) continue;
-    const problem = badName(name);
-    if (problem)
-      throw new ShadowdbError(
-        "DECODE_BAD_VALUE",
-        `column name ${JSON.stringify(preview(name, 80))} ${problem}`,
-      );
-    if (goodNames.size >= 10_000) goodNames.clear();
-    goodNames.add(name);
-  }
-  return looseRow(raw, ctx);
-}
-
-const goodNames = new Set<string>();
-
-/**
- * DECODE_KEY_MISMATCH when the message key and the row it carries disagree on a key column:
- * applied, the row would land under the key's id or the row's, and either is wrong. Values are
- * not quoted (a key can be what masking hides). Key fields the row lacks (a router's table
- * identifier) or did not send (TOAST) are not compared.
- */
-function checkKey(key: Row, row: Row | null): void {
-  if (!row) return;
-  for (const column in key) {
-    const expected = key[column]!;
-    const value = row[column];
-    if (value === undefined || value === UNCHANGED || expected === UNCHANGED) continue;
-    if (!sameValue(expected, value)) {
-      throw new ShadowdbError(
-        "DECODE_KEY_MISMATCH",
-        `the message key's ${JSON.stringify(preview(column, 80))} differs from the row's`,
-      );
-    }
-  }
-}
-
-/** Equal as decoded; an int64 from a schema and the same integer from a schemaless side agree. */
-function sameValue(a: Value, b: Value): boolean {
-  if (typeof a === "bigint" && typeof b === "number") return Number.isInteger(b) && a === BigInt(b);
-  if (typeof a === "number" && typeof b === "bigint") return Number.isInteger(a) && BigInt(a) === b;
-  return isDeepStrictEqual(a, b);
 }
 
 function inferShape(payload: Payload, topic: string): CompiledValue["shape"] {
@@ -374,99 +160,4 @@ function inferShape(payload: Payload, topic: string): CompiledValue["shape"] {
   if (typeof payload.ddl === "string" && "databaseName" in payload) return "schema-change";
   if (topic.startsWith("__debezium-heartbeat")) return "heartbeat";
   return "flattened";
-}
-
-const snapshotMarkers = new Set([
-  "first",
-  "first_in_data_collection",
-  "true",
-  "last_in_data_collection",
-  "last",
-  "incremental",
-]);
-
-function bigintField(raw: unknown, ctx: DecodeContext, key: string): bigint | undefined {
-  if (typeof raw !== "number" || !Number.isInteger(raw)) return undefined;
-  if (Number.isSafeInteger(raw)) return BigInt(raw);
-  const text = ctx.numberText(key, raw);
-  return text !== undefined && /^-?\d+$/.test(text) ? BigInt(text) : undefined;
-}
-
-function sourceInfo(raw: unknown, ctx: DecodeContext): SourceInfo | null {
-  if (!isObject(raw)) return null;
-  const snapshot = raw.snapshot;
-  const info: SourceInfo = {
-    connector: String(raw.connector ?? ""),
-    name: String(raw.name ?? ""),
-    tsMs: typeof raw.ts_ms === "number" ? raw.ts_ms : 0,
-    // Streaming events carry "false" (the schema default) or null; very old ones a boolean.
-    snapshot:
-      snapshot === true
-        ? "true"
-        : typeof snapshot === "string" && snapshotMarkers.has(snapshot)
-          ? (snapshot as SnapshotMarker)
-          : false,
-  };
-  const lsn = bigintField(raw.lsn, ctx, "lsn");
-  if (lsn !== undefined) info.lsn = lsn;
-  const txId = bigintField(raw.txId, ctx, "txId");
-  if (txId !== undefined) info.txId = txId;
-  if ("gtid" in raw) info.gtid = typeof raw.gtid === "string" ? raw.gtid : null;
-  if (typeof raw.file === "string") info.file = raw.file;
-  const pos = bigintField(raw.pos, ctx, "pos");
-  if (pos !== undefined) info.pos = pos;
-  if (typeof raw.row === "number") info.row = raw.row;
-  const serverId = bigintField(raw.server_id, ctx, "server_id");
-  if (serverId !== undefined) info.serverId = serverId;
-  return info;
-}
-
-function tableOf(source: SourceInfo | null, raw: unknown, topic: string): TableRef {
-  const s = isObject(raw) ? raw : {};
-  const db = typeof s.db === "string" ? s.db : null;
-  if (typeof s.table === "string" && s.table !== "") {
-    const schema = typeof s.schema === "string" ? s.schema : source?.connector === "postgresql" ? null : db;
-    return { database: db, schema, table: s.table };
-  }
-  const parts = topic.split(".");
-  return { database: db, schema: parts.length >= 3 ? parts.at(-2)! : null, table: parts.at(-1)! };
-}
-
-/**
- * PostgreSQL ids are `xid:lsn`, with an lsn that differs per event of one transaction; group by the
- * xid. MySQL GTIDs (`uuid:seq`), MariaDB GTIDs (`d-s-n`) and `file=…,pos=…` ids never look like that.
- */
-function transactionGroup(id: string): string {
-  return /^\d+:\d+$/.test(id) ? id.slice(0, id.indexOf(":")) : id;
-}
-
-function transactionRef(raw: unknown): TransactionRef | null {
-  if (!isObject(raw) || typeof raw.id !== "string") return null;
-  return {
-    id: raw.id,
-    group: transactionGroup(raw.id),
-    totalOrder: Number(raw.total_order ?? 0),
-    dataCollectionOrder: Number(raw.data_collection_order ?? 0),
-  };
-}
-
-function transactionBoundary(payload: Payload, at: Coordinates): TransactionBoundary {
-  const status = payload.status;
-  if (status !== "BEGIN" && status !== "END")
-    envelopeError(`transaction status ${preview(JSON.stringify(status) ?? "undefined", 40)}`);
-  const id = String(payload.id ?? "");
-  const collections = Array.isArray(payload.data_collections) ? payload.data_collections : null;
-  return {
-    op: status === "BEGIN" ? "begin" : "end",
-    at,
-    id,
-    group: transactionGroup(id),
-    tsMs: Number(payload.ts_ms ?? 0),
-    eventCount: typeof payload.event_count === "number" ? payload.event_count : null,
-    dataCollections:
-      collections?.map((c) => ({
-        dataCollection: String((c as Payload).data_collection ?? ""),
-        eventCount: Number((c as Payload).event_count ?? 0),
-      })) ?? null,
-  };
 }

@@ -3,11 +3,11 @@
  * values stay as they are, except int64s beyond 2^53 (exact as bigint) and the TOAST markers.
  * The parsed payload is ours alone, so it is fixed up in place rather than copied.
  */
-import { PLACEHOLDER } from "./columns.ts";
+import { ShadowdbError } from "../errors.ts";
 import type { DecodeContext } from "./context.ts";
-import { UNCHANGED, type Value } from "./values.ts";
-
-const PLACEHOLDER_BASE64 = Buffer.from(PLACEHOLDER).toString("base64");
+import { badName, preview } from "./limits.ts";
+import { PLACEHOLDER, PLACEHOLDER_BASE64 } from "./types/read.ts";
+import { type Row, UNCHANGED, type Value } from "./values.ts";
 
 function fixed(raw: unknown, ctx: DecodeContext, key: string): Value {
   switch (typeof raw) {
@@ -41,3 +41,23 @@ export function looseRow(raw: Record<string, unknown>, ctx: DecodeContext): Reco
   for (const k in raw) raw[k] = fixed(raw[k], ctx, k);
   return raw as Record<string, Value>;
 }
+
+/** A schemaless row or key: its members are columns, so their names are checked as a schema's are. */
+export function looseColumns(raw: Record<string, unknown>, ctx: DecodeContext): Row {
+  for (const name in raw) {
+    // Rows of a table repeat their names: each is checked once (a check per name and row was a
+    // tenth of a schemaless decode).
+    if (goodNames.has(name)) continue;
+    const problem = badName(name);
+    if (problem)
+      throw new ShadowdbError(
+        "DECODE_BAD_VALUE",
+        `column name ${JSON.stringify(preview(name, 80))} ${problem}`,
+      );
+    if (goodNames.size >= 10_000) goodNames.clear();
+    goodNames.add(name);
+  }
+  return looseRow(raw, ctx);
+}
+
+const goodNames = new Set<string>();
