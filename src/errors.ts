@@ -6,6 +6,8 @@
  * every occurrence, what to do about it. Database errors are classified by SQLSTATE / errno where
  * they enter, never by message text. docs/errors.md is generated from this file
  * (`npm run docs:errors`).
+ *
+ * Longer than most files: one list is the point (a code is found, and kept unique, in one place).
  */
 
 interface CodeEntry {

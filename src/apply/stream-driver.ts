@@ -6,6 +6,8 @@
  * turns out to be committed before one the stream carries (its END arrives while the stream still
  * awaits one of its own), when it joins the stream. A failure rolls the stream back and sends every
  * partition it took back to its stored position.
+ *
+ * A little over 300 lines: cuts, joins and rollback share the stream's state and read best together.
  */
 import type { Item } from "../batch/items.ts";
 import type { Incomplete, SourceTransactions } from "../batch/source-transactions.ts";
