@@ -9,16 +9,17 @@ import type { ConnectSchema } from "../schema.ts";
 import { dateFromEpochDays, durationFromMicros, localDateTime, timeOfDay, type Unit } from "../temporal.ts";
 import { badValue, type Compiled, int, int64, str, type TypeBase } from "./read.ts";
 
-const temporalInt: Record<string, { kind: ColumnKind; unit: Unit; of: "date" | "time" | "timestamp" }> = {
-  "io.debezium.time.Time": { kind: "time", unit: "ms", of: "time" },
-  "io.debezium.time.MicroTime": { kind: "time", unit: "us", of: "time" },
-  "io.debezium.time.NanoTime": { kind: "time", unit: "ns", of: "time" },
-  "org.apache.kafka.connect.data.Time": { kind: "time", unit: "ms", of: "time" },
-  "io.debezium.time.Timestamp": { kind: "timestamp", unit: "ms", of: "timestamp" },
-  "io.debezium.time.MicroTimestamp": { kind: "timestamp", unit: "us", of: "timestamp" },
-  "io.debezium.time.NanoTimestamp": { kind: "timestamp", unit: "ns", of: "timestamp" },
-  "org.apache.kafka.connect.data.Timestamp": { kind: "timestamp", unit: "ms", of: "timestamp" },
-};
+/** A Map, not an object: a schema name such as "constructor" must not find Object.prototype's. */
+const temporalInt = new Map<string, { kind: ColumnKind; unit: Unit; of: "date" | "time" | "timestamp" }>([
+  ["io.debezium.time.Time", { kind: "time", unit: "ms", of: "time" }],
+  ["io.debezium.time.MicroTime", { kind: "time", unit: "us", of: "time" }],
+  ["io.debezium.time.NanoTime", { kind: "time", unit: "ns", of: "time" }],
+  ["org.apache.kafka.connect.data.Time", { kind: "time", unit: "ms", of: "time" }],
+  ["io.debezium.time.Timestamp", { kind: "timestamp", unit: "ms", of: "timestamp" }],
+  ["io.debezium.time.MicroTimestamp", { kind: "timestamp", unit: "us", of: "timestamp" }],
+  ["io.debezium.time.NanoTimestamp", { kind: "timestamp", unit: "ns", of: "timestamp" }],
+  ["org.apache.kafka.connect.data.Timestamp", { kind: "timestamp", unit: "ms", of: "timestamp" }],
+]);
 const digitsOf: Record<Unit, number> = { ms: 3, us: 6, ns: 9 };
 
 // PostgreSQL ±infinity as Debezium encodes them: MicroTimestamp, Timestamp (ms) and, in
@@ -48,7 +49,7 @@ export function compileTemporal(
   field: string,
   base: TypeBase,
 ): Compiled | undefined {
-  const temporal = temporalInt[name];
+  const temporal = temporalInt.get(name);
   if (temporal) return epochInteger(temporal.kind, temporal.unit, temporal.of, schema, field, base);
   switch (name) {
     case "io.debezium.time.Date":
