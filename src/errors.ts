@@ -80,6 +80,11 @@ const apply = {
     retriable: true,
     summary: "another instance advanced this partition's position first; re-read it and go on from there",
   },
+  APPLY_SHAPE_UNRESOLVED: {
+    retriable: true,
+    summary:
+      "a streamed source transaction met a table shape not looked up yet (a new table or schema): it is rolled back, the shape is looked up outside it, and the stream starts again",
+  },
 } as const satisfies Record<string, CodeEntry>;
 
 // The target database (src/target), classified by SQLSTATE / errno.

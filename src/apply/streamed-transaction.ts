@@ -34,9 +34,9 @@ export interface KnownShapes {
 }
 
 /** A chunk needs a table shape resolved first: the stream is rolled back to start again. */
-export class NeedsShapes extends Error {
+export class NeedsShapes extends ShadowdbError {
   constructor(readonly items: Item[]) {
-    super("a streamed transaction met a table shape not resolved yet");
+    super("APPLY_SHAPE_UNRESOLVED", "a streamed transaction met a table shape not resolved yet");
     this.name = "NeedsShapes";
   }
 }
