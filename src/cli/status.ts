@@ -13,10 +13,10 @@ import {
   readTargetStatus,
   type TargetStatus,
 } from "../check/status.ts";
-import { alignedTable } from "../check/text-table.ts";
 import { type Config, loadConfig, redactUrl } from "../config/index.ts";
 import { ShadowdbError } from "../errors.ts";
 import { loadDialect } from "../target/load.ts";
+import { alignedTable } from "../text-table.ts";
 
 const usage = "usage: shadowdb status --config FILE [--format text|json]";
 

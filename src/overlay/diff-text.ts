@@ -1,5 +1,6 @@
 /** The text form of a diff, for people: aligned columns, one changed column or one row per line. */
 import type { TableDiff } from "../target/dialect.ts";
+import { alignedTable } from "../text-table.ts";
 
 const keyText = (key: Record<string, string | null>) =>
   Object.entries(key)
@@ -10,7 +11,7 @@ const rowText = (row: Record<string, string | null> | undefined) => (row ? JSON.
 
 /** One line per changed column (updated) or per row (inserted, deleted), in aligned columns. */
 export function diffText(diffs: TableDiff[]): string {
-  const lines: string[][] = [["TABLE", "CHANGE", "KEY", "COLUMN", "PRODUCTION", "SHADOW"]];
+  const lines: string[][] = [];
   for (const diff of diffs) {
     const table = `${diff.table.schema}.${diff.table.name}`;
     for (const row of diff.rows) {
@@ -23,16 +24,11 @@ export function diffText(diffs: TableDiff[]): string {
       }
     }
   }
-  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-  const body = lines.map((l) =>
-    l
-      .map((cell, i) => cell.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd(),
-  );
   const owned = diffs.reduce((n, d) => n + d.owned, 0);
   const changed = diffs.reduce((n, d) => n + d.rows.length, 0);
-  return [...body, "", `${changed} row(s) differ from production; ${owned} key(s) owned by the shadow`].join(
-    "\n",
-  );
+  return [
+    alignedTable(["TABLE", "CHANGE", "KEY", "COLUMN", "PRODUCTION", "SHADOW"], lines),
+    "",
+    `${changed} row(s) differ from production; ${owned} key(s) owned by the shadow`,
+  ].join("\n");
 }
