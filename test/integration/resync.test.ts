@@ -16,6 +16,11 @@ import { after, test } from "node:test";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { cli } from "../support/cli.ts";
+import {
+  debeziumSnapshotNpe,
+  failedConnectors,
+  restartFailedConnectors,
+} from "../support/connector-health.ts";
 import { services } from "../support/env.ts";
 import { kafkaClient, waitForTopic } from "../support/kafka.ts";
 import { eventually, startMaterializer } from "../support/materialize.ts";
@@ -71,7 +76,25 @@ function mariadb(url: string): Db {
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  // A connector task Debezium killed must not fail the test files after this one.
+  await restartFailedConnectors((await services()).SHADOWDB_CONNECT_URL);
 });
+
+/**
+ * `shadowdb resync`, once more if Debezium's task died under it of its own NullPointerException
+ * (test/support/connector-health.ts): the second try asserts what the first would have.
+ */
+async function resyncCli(connectUrl: string, ...args: string[]) {
+  const first = await cli("resync", ...args);
+  if (first.code === 0) return first;
+  const crashed = (await failedConnectors(connectUrl)).filter((f) => debeziumSnapshotNpe(f.trace));
+  if (crashed.length === 0) return first;
+  console.log(
+    `Debezium's task crashed (${crashed.map((c) => c.name).join(", ")}): restarting it, resyncing again`,
+  );
+  await restartFailedConnectors(connectUrl);
+  return cli("resync", ...args);
+}
 
 const engines = [
   {
@@ -193,8 +216,8 @@ http: { port: 0 }
         await shadow.query(`ALTER TABLE ${table} ADD COLUMN x int`);
         const install = await cli("overlay", "install", "--config", configFile, "--table", shadowTable);
         assert.equal(install.code, 0, install.stderr);
-        const result = await cli(
-          "resync",
+        const result = await resyncCli(
+          env.SHADOWDB_CONNECT_URL,
           "--config",
           configFile,
           "--table",
@@ -307,8 +330,8 @@ http: { port: 0 }
             writes++;
           }
         })();
-        const result = await cli(
-          "resync",
+        const result = await resyncCli(
+          env.SHADOWDB_CONNECT_URL,
           "--config",
           configFile,
           "--table",
@@ -403,8 +426,8 @@ http: { port: 0 }
         120_000,
         running,
       );
-      const result = await cli(
-        "resync",
+      const result = await resyncCli(
+        env.SHADOWDB_CONNECT_URL,
         "--config",
         configFile,
         "--table",
