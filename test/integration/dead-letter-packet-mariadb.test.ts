@@ -38,6 +38,7 @@ before(async () => {
 after(async () => {
   await target.close();
   await conn.query(`DROP TABLE IF EXISTS \`${table.name}\``);
+  await conn.query("DELETE FROM shadowdb_positions WHERE group_id = ?", [groupId]);
   await conn.end();
 });
 
