@@ -134,6 +134,12 @@ const deadLetters = {
       "the dead-letter store refused a record's letter, even reduced to its coordinates: the record is skipped, logged and counted",
     fix: "check the dead-letter store (`deadLetter.table` or `deadLetter.topic`) and the log line naming the record",
   },
+  DEAD_LETTER_TOO_LARGE: {
+    retriable: false,
+    summary:
+      "a record set aside is larger than the dead-letter store takes in one statement (MariaDB/MySQL `max_allowed_packet`, PostgreSQL's 1 GB per value): its letter is stored reduced, without key and value",
+    fix: "the record is still in Kafka at the letter's coordinates; raise `max_allowed_packet` to keep such records' bytes in the letter",
+  },
 } as const satisfies Record<string, CodeEntry>;
 
 // Waiting out an outage (src/health/outage.ts): reported on /readyz, asked again.

@@ -9,7 +9,7 @@ import { ShadowdbError } from "../errors.ts";
 import { partitionId } from "../source/partition.ts";
 import type { DeadLetter, TargetTransaction, WriteOutcome } from "../target/dialect.ts";
 import { type ApplyContext, classified } from "./context.ts";
-import { deadLetter, type SetAside, toStore } from "./letters.ts";
+import { deadLetter, firstTry, type SetAside, toStore, tries } from "./letters.ts";
 import { add, slices, tableWrites } from "./writes.ts";
 
 /**
@@ -65,8 +65,9 @@ async function commit(ctx: ApplyContext, items: Item[], setAside: SetAside[]): P
  * that can never be stored must not stop shadowdb at every start on the same record.
  */
 async function setAsideOne(ctx: ApplyContext, item: Item, letter: DeadLetter): Promise<void> {
-  let refused: ShadowdbError | undefined;
-  for (const stored of ["letter", "reduced", "nothing"] as const) {
+  const first = firstTry(ctx, letter);
+  let refused = first.refused;
+  for (const stored of tries(first)) {
     try {
       await commit(ctx, [{ record: item.record }], [{ letter, stored, refused }]);
       return;
@@ -98,7 +99,7 @@ export async function applyItems(ctx: ApplyContext, items: Item[]): Promise<Appl
     const outcome = await commit(
       ctx,
       items.map((i) => (i.error ? { record: i.record } : i)),
-      letters.map((letter) => ({ letter, stored: "letter" as const })),
+      letters.map((letter) => firstTry(ctx, letter)),
     );
     return { applied: good.filter((i) => i.change).length, deadLetters: letters, ...outcome };
   } catch (error) {

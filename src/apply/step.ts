@@ -64,7 +64,9 @@ export class ApplyStep {
       const started = performance.now();
       this.hooks.applying?.(true);
       try {
-        await this.hooks.applied?.(pending, await applyItems(this.ctx, pending), started);
+        // Applied first: `hooks.applied?.(…)` would not evaluate its arguments without the hook.
+        const result = await applyItems(this.ctx, pending);
+        await this.hooks.applied?.(pending, result, started);
         return;
       } catch (error) {
         const retriable = error instanceof ShadowdbError && error.retriable;

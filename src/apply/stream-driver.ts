@@ -18,9 +18,9 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { KafkaSource } from "../source/consumer.ts";
 import { type PartitionId, partitionId, splitPartitionId } from "../source/partition.ts";
-import type { ApplyResult } from "./apply.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import type { ApplyContext } from "./context.ts";
+import { type AppliedSummary, emptySummary, summarize } from "./observe.ts";
 import type { Positions } from "./positions.ts";
 import type { Serial } from "./serial.ts";
 import { reloadPositions } from "./step.ts";
@@ -45,6 +45,8 @@ interface Stream {
   /** The first offset the stream took per partition: where to go back to if it fails. */
   from: Map<PartitionId, bigint>;
   items: number;
+  /** What its chunks applied: reported once it commits (a rolled-back stream applied nothing). */
+  summary: AppliedSummary;
   closing: boolean;
   /** Gives the target session back (the stream held the serial chain). */
   over: () => void;
@@ -66,8 +68,10 @@ export interface StreamDriverOptions {
   serial: Serial;
   /** A target read, retried with backoff while the target is away, until `stop`. */
   retrying: <T>(work: () => Promise<T>, stop: AbortSignal) => Promise<T>;
-  /** The target took a chunk of the stream (begun at `started`, from performance.now()). */
-  applied: (items: Item[], result: ApplyResult, started: number) => void;
+  /** The target took a chunk of the stream: it answers (health), though nothing is applied before the commit. */
+  answered: () => void;
+  /** The stream committed what its chunks applied. */
+  applied: (summary: AppliedSummary) => void;
   /** Source transactions committed without all their events. */
   givenUp: (transactions: Incomplete[]) => void;
   /** The stream committed: its partitions' group offsets follow, its letters (if any) are sent on. */
@@ -109,6 +113,7 @@ export class StreamDriver {
       cuts: new Map(),
       from: new Map(),
       items: items.length,
+      summary: emptySummary(),
       closing: false,
       over,
     };
@@ -138,7 +143,7 @@ export class StreamDriver {
           .catch(() => undefined);
       });
       if (!tx) return;
-      await this.write(tx, items);
+      await this.write(stream, tx, items);
       await this.finish(stream);
     });
   }
@@ -182,7 +187,7 @@ export class StreamDriver {
     resolveOffset(last);
     stream.items += admitted.length;
     // Opened before the first batch streams: start() runs in the batch before.
-    await this.write(stream.tx!, admitted);
+    await this.write(stream, stream.tx!, admitted);
     await this.finish(stream);
   }
 
@@ -227,12 +232,14 @@ export class StreamDriver {
     }
   }
 
-  private async write(tx: StreamedTransaction, items: Item[]): Promise<void> {
+  private async write(stream: Stream, tx: StreamedTransaction, items: Item[]): Promise<void> {
     const started = performance.now();
     this.options.health.applying(true);
     try {
-      this.options.applied(items, await tx.write(items), started);
-      // Its letters are reported when the stream commits: a rolled-back stream stores none.
+      const result = await tx.write(items);
+      this.options.answered();
+      // Counted, like its letters, when the stream commits: a rolled-back stream applied nothing.
+      summarize(stream.summary, items, result, (performance.now() - started) / 1000);
     } finally {
       this.options.health.applying(false);
     }
@@ -250,6 +257,7 @@ export class StreamDriver {
     for (const p of positions) ctx.positions.committed(p.topic, p.partition, p.offset);
     stats.batches++;
     this.attempt = 0;
+    this.options.applied(stream.summary);
     this.options.givenUp(givenUp);
     log.info(
       { transactions: stream.groups.size, records: stream.items },

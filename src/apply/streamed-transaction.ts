@@ -22,7 +22,7 @@ import { type PartitionId, partitionId } from "../source/partition.ts";
 import type { DeadLetter, Position, TargetTransaction, WriteOutcome } from "../target/dialect.ts";
 import { type ApplyResult, fence } from "./apply.ts";
 import { type ApplyContext, classified } from "./context.ts";
-import { deadLetter, reduced, type SetAside } from "./letters.ts";
+import { deadLetter, firstTry, reduced, type SetAside, toStore, tries } from "./letters.ts";
 import { add, resolveShape, slices, tableWrites } from "./writes.ts";
 
 /** Table shapes resolved outside any transaction: what a stream may write without DDL. */
@@ -227,17 +227,19 @@ export class StreamedTransaction {
   private async store(tx: TargetTransaction, letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     const { ctx } = this;
+    const firsts = letters.map((letter) => firstTry(ctx, letter));
     try {
-      await tx.savepoint(() => tx.saveDeadLetters(ctx.groupId, letters));
-      for (const letter of letters) this.setAside.push({ letter, stored: "letter" });
+      await tx.savepoint(() => tx.saveDeadLetters(ctx.groupId, toStore(firsts)));
+      for (const first of firsts) this.setAside.push(first);
       return;
     } catch (error) {
       const reason = classified(ctx, error);
       if (reason.retriable) throw reason;
     }
-    for (const letter of letters) {
-      let refused: ShadowdbError | undefined;
-      for (const stored of ["letter", "reduced", "nothing"] as const) {
+    for (const first of firsts) {
+      const { letter } = first;
+      let refused = first.refused;
+      for (const stored of tries(first)) {
         if (stored === "nothing") {
           this.setAside.push({ letter, stored, refused });
           break;

@@ -12,10 +12,10 @@ import type { Kafka } from "kafkajs";
 import type { ApplyResult } from "../apply/apply.ts";
 import type { ApplyContext } from "../apply/context.ts";
 import { DeadLetterRelay } from "../apply/dead-letter-relay.ts";
-import { type Observers, observeApplied, reportSetAside } from "../apply/observe.ts";
+import { type Observers, observeApplied, reportApplied, reportSetAside } from "../apply/observe.ts";
 import { Positions } from "../apply/positions.ts";
 import { Serial } from "../apply/serial.ts";
-import { ApplyStep, countApplied, reloadPositions } from "../apply/step.ts";
+import { ApplyStep, reloadPositions } from "../apply/step.ts";
 import { StreamDriver } from "../apply/stream-driver.ts";
 import { type ReadRetry, retryingRead } from "../apply/target-reads.ts";
 import { Dispatcher } from "../batch/dispatcher.ts";
@@ -184,7 +184,8 @@ export class Materializer {
         stats: this.stats,
         serial: this.serial,
         retrying: (work, stop) => retryingRead(this.reads, work, stop),
-        applied: (items, result, started) => this.applied(items, result, started),
+        answered: () => this.answered(),
+        applied: (summary) => reportApplied(this.observers, summary, this.stats),
         givenUp: (given) => this.givenUp(given),
         committed: async (ids, letters) => {
           if (letters) this.lettersWaiting = true;
@@ -330,12 +331,23 @@ export class Materializer {
     }
   }
 
-  /** The target answered a write of `items` begun at `started`: health, metrics and stats. */
-  private applied(items: Item[], result: ApplyResult, started: number): void {
+  /** The target took a write: it answers. */
+  private answered(): void {
     this.probe.answered();
     this.health.target(undefined);
-    observeApplied(this.observers, items, result, (performance.now() - started) / 1000);
-    countApplied(this.stats, result);
+  }
+
+  /** The target committed a write of `items` begun at `started`: health, metrics and stats. */
+  private applied(items: Item[], result: ApplyResult, started: number): void {
+    this.answered();
+    observeApplied(
+      this.observers,
+      items,
+      result,
+      (performance.now() - started) / 1000,
+      Date.now(),
+      this.stats,
+    );
   }
 
   /** Sends stored dead letters to the topic store; on failure they wait for the next commit. */

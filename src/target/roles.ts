@@ -6,6 +6,7 @@ import type { Column } from "../decode/index.ts";
 import type { Value } from "../decode/values.ts";
 import type {
   ColumnChange,
+  DeadLetter,
   IdHeadroom,
   KnownColumn,
   OverlayNames,
@@ -33,6 +34,12 @@ export interface PositionReader {
 export interface Transactions {
   /** Runs `work` in one database transaction on the apply session (which the overlay triggers skip). */
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Why the store cannot take `letter` in one statement (its size), or undefined if it can. Asked
+   * before sending: MariaDB answers a statement past max_allowed_packet by closing the connection,
+   * which looks like an outage and would be retried forever.
+   */
+  letterTooLarge(groupId: string, letter: DeadLetter): string | undefined;
 }
 
 export interface TableLookup {

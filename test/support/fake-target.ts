@@ -90,6 +90,15 @@ export class FakeTarget implements ApplyTarget, OverlayRegistry {
   failOn: (operation: Operation) => unknown = () => undefined;
   /** Return an error to make alterColumns throw it. */
   failAlter: (changes: ColumnChange[]) => unknown = () => undefined;
+  /** The most key + value bytes a letter may carry, as a server's packet limit would have it. */
+  letterLimit: number | undefined;
+
+  letterTooLarge(_groupId: string, letter: DeadLetter): string | undefined {
+    const bytes = (letter.key?.length ?? 0) + (letter.value?.length ?? 0);
+    return this.letterLimit !== undefined && bytes > this.letterLimit
+      ? `${bytes} bytes, the limit is ${this.letterLimit}`
+      : undefined;
+  }
 
   /** A table as if created by a migration (not through shadowdb). */
   defineTable(name: QualifiedName, columns: Record<string, string>, primaryKey: string[]): void {
@@ -268,6 +277,9 @@ export class FakeTarget implements ApplyTarget, OverlayRegistry {
           // As PostgreSQL's text columns do: a NUL is refused, for good.
           if (letters.some((l) => `${l.topic}${l.code}${l.message}`.includes("\u0000")))
             throw dbError('invalid byte sequence for encoding "UTF8": 0x00', "22021");
+          // As MariaDB past max_allowed_packet: the server closes the connection.
+          if (letters.some((l) => this.letterTooLarge(groupId, l) !== undefined))
+            throw dbError("Connection lost: The server closed the connection.");
           for (const letter of letters)
             staged.deadLetters.push({ id: String(++this.letterIds), groupId, letter });
         }),

@@ -19,7 +19,7 @@ import {
 import { prepareItems } from "../../src/batch/items.ts";
 import { parseConfig, resolveTable } from "../../src/config/index.ts";
 import { RecordDecoder } from "../../src/decode/index.ts";
-import { isShadowdbError } from "../../src/errors.ts";
+import { isShadowdbError, ShadowdbError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import { Mapper } from "../../src/map/mapper.ts";
 import { TargetTables } from "../../src/target/tables.ts";
@@ -142,6 +142,28 @@ test("the stream's letters are reported once it commits, and a refused letter is
   );
   assert.equal(target.committed().length, 1, "the stream committed despite the refused letter");
   assert.match(target.deadLetters()[0]!.message, /^the store refused this letter's message/);
+});
+
+test("a letter too large for the store is stored reduced, without its bytes, before it is sent", async () => {
+  const { records, target, ctx, items, known, reported } = setup();
+  await resolveShapes(ctx, known, items);
+  // As MariaDB past max_allowed_packet: sent, the letter would cost the connection (retriable).
+  target.letterLimit = 100;
+  const last = records.at(-1)!;
+  const record = { ...last, offset: (BigInt(last.offset) + 1n).toString(), value: Buffer.alloc(1000, 0x78) };
+  const oversized = { record, error: new ShadowdbError("DECODE_OVERSIZED", "record has 1000 bytes") };
+  const stream = new StreamedTransaction(ctx, known, 1000);
+  await stream.write([...items, oversized]);
+  await stream.commit();
+  assert.equal(target.committed().length, 1);
+  assert.deepEqual(
+    reported.map((r) => [r.letter.code, r.stored, r.refused?.code]),
+    [["DECODE_OVERSIZED", "reduced", "DEAD_LETTER_TOO_LARGE"]],
+  );
+  const [stored] = target.deadLetters();
+  assert.equal(stored!.value, null);
+  assert.equal(stored!.key, null);
+  assert.match(stored!.message, /too large for the dead-letter store \(key \d+ bytes, value 1000 bytes/);
 });
 
 test("a shape never resolved stops the stream before any DDL could run in the open transaction", async () => {

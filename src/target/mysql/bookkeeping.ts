@@ -74,6 +74,19 @@ export async function savePositions(
   );
 }
 
+/**
+ * An upper bound on the bytes of saveDeadLetters' INSERT of `letter` as the server receives it
+ * (COM_STMT_EXECUTE: a header, the parameters' types, each value with its length prefix), which
+ * the server refuses, closing the connection, past max_allowed_packet. Generous by a KiB.
+ */
+export function letterStatementBytes(groupId: string, letter: DeadLetter): number {
+  const l = storableLetter(letter);
+  const texts = [groupId, l.topic, String(l.partition), l.offset, l.code, l.message];
+  let bytes = 1024 + 9 * (texts.length + 2) + (l.key?.length ?? 0) + (l.value?.length ?? 0);
+  for (const text of texts) bytes += Buffer.byteLength(text, "utf8");
+  return bytes;
+}
+
 export async function saveDeadLetters(
   conn: mysql.Connection,
   table: QualifiedName,

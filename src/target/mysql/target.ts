@@ -11,6 +11,7 @@ import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
   ColumnChange,
+  DeadLetter,
   IdHeadroom,
   KnownColumn,
   OverlayNames,
@@ -31,6 +32,7 @@ import { writeMysql } from "./apply.ts";
 import {
   countDeadLetters,
   deadLettersDdl,
+  letterStatementBytes,
   listOverlays,
   lockPosition,
   overlaysDdl,
@@ -63,6 +65,8 @@ import { mysqlType } from "./types.ts";
 export class MysqlTarget implements Target, SeedTarget {
   readonly dialect = "mysql" as const;
   private conn: mysql.Connection | undefined;
+  /** The server's max_allowed_packet, as the latest session read it: a letter's INSERT must fit. */
+  private maxPacket: number | undefined;
 
   constructor(
     private readonly url: string,
@@ -83,6 +87,8 @@ export class MysqlTarget implements Target, SeedTarget {
       await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
       await conn.query("SET time_zone = '+00:00'");
       await conn.query("SET @shadowdb_apply = 1");
+      const [rows] = await conn.query("SELECT @@max_allowed_packet AS max_packet");
+      this.maxPacket = Number((rows as { max_packet: number | string }[])[0]!.max_packet);
     } catch (error) {
       conn.destroy();
       throw error;
@@ -205,6 +211,14 @@ export class MysqlTarget implements Target, SeedTarget {
 
   removeDeadLetters(ids: string[]): Promise<void> {
     return this.run((c) => removeDeadLetters(c, this.deadLetterTable, ids));
+  }
+
+  letterTooLarge(groupId: string, letter: DeadLetter): string | undefined {
+    // Unknown before the first session: prepare() opens one before anything is applied.
+    if (this.maxPacket === undefined) return undefined;
+    const bytes = letterStatementBytes(groupId, letter);
+    if (bytes <= this.maxPacket) return undefined;
+    return `its INSERT takes about ${bytes} bytes, the server's max_allowed_packet is ${this.maxPacket}`;
   }
 
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {

@@ -72,6 +72,13 @@ export async function savePositions(
   );
 }
 
+/**
+ * The most bytes one bytea value takes: a datum is at most 1 GB (MaxAllocSize, 2^30 - 1) with its
+ * 4-byte header. A record this large is beyond what Kafka clients carry; the check keeps such a
+ * letter from being sent at all, as MariaDB's does (docs/dead-letters.md).
+ */
+export const maxByteaBytes = 2 ** 30 - 1 - 4;
+
 export async function saveDeadLetters(
   client: pg.ClientBase,
   table: QualifiedName,

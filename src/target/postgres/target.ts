@@ -10,6 +10,7 @@ import type { Column } from "../../decode/index.ts";
 import type { Value } from "../../decode/values.ts";
 import type {
   ColumnChange,
+  DeadLetter,
   IdHeadroom,
   KnownColumn,
   OverlayNames,
@@ -32,6 +33,7 @@ import {
   deadLettersDdl,
   listOverlays,
   lockPosition,
+  maxByteaBytes,
   overlaysDdl,
   positionsDdl,
   readPositions,
@@ -218,6 +220,12 @@ export class PostgresTarget implements Target, SeedTarget {
 
   removeDeadLetters(ids: string[]): Promise<void> {
     return this.run((c) => removeDeadLetters(c, this.deadLetterTable, ids));
+  }
+
+  letterTooLarge(_groupId: string, letter: DeadLetter): string | undefined {
+    const largest = Math.max(letter.key?.length ?? 0, letter.value?.length ?? 0);
+    if (largest <= maxByteaBytes) return undefined;
+    return `a value of ${largest} bytes, PostgreSQL's bytea holds at most ${maxByteaBytes}`;
   }
 
   transaction<T>(work: (tx: TargetTransaction) => Promise<T>): Promise<T> {
