@@ -51,6 +51,16 @@ async function decodeFixture(file: string): Promise<ReturnType<AvroDecoder["deco
 test("longs round-trip as BigInt at every size, through the varint reader", () => {
   for (const v of [0n, 1n, -1n, 63n, -64n, 2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n, 123456789012n])
     assert.equal(varintToBigInt(bigIntToVarint(v)), v);
+  const long = avroTypeOf("long");
+  for (let bits = 0n; bits < 64n; bits++) {
+    for (const v of [2n ** bits - 1n, -(2n ** bits), 2n ** bits + 1n]) {
+      const exact = BigInt.asIntN(64, v);
+      assert.equal(long.fromBuffer(bigIntToVarint(exact)), exact);
+    }
+  }
+  // Cut short inside a varint of either length: truncated, not a value.
+  assert.equal(long.decode(bigIntToVarint(2n ** 40n).subarray(0, 3)).offset, -1);
+  assert.equal(long.decode(bigIntToVarint(2n ** 60n).subarray(0, 8)).offset, -1);
 });
 
 test("exact values from Avro: int64 past 2^53, decimals, µs times, TOAST, tombstones, nulls", async () => {
@@ -189,6 +199,17 @@ test("a block count past the bytes left is refused at once, not allocated", asyn
     (e: unknown) => e instanceof DecodeError && e.code === "DECODE_AVRO_MISMATCH",
   );
   assert.ok(performance.now() - started < 1000);
+});
+
+test("an Avro string that is not UTF-8 is DECODE_BAD_UTF8, as in JSON", async () => {
+  const schema = { type: "record", name: "S", fields: [{ name: "s", type: "string" }] };
+  const decoder = new AvroDecoder(sourceOf(new Map([[1, schema]])));
+  const record: KafkaRecord = { ...at, key: null, value: confluentFrame(1, Buffer.from([4, 0x61, 0xff])) };
+  await decoder.prepare([record]);
+  assert.throws(
+    () => decoder.decode(record, "flattened"),
+    (e: unknown) => e instanceof DecodeError && e.code === "DECODE_BAD_UTF8",
+  );
 });
 
 test("prepare: the registry down rejects (retriable) and is asked again; unprepared ids are retriable", async () => {

@@ -2,12 +2,15 @@
  * The avsc type a writer schema decodes with: longs as BigInt (long.ts), and arrays and maps that
  * refuse a block count larger than the bytes left. avsc trusts the count: a record of a few bytes
  * claiming 2^31 items made it loop and grow an array until memory ran out. Every item of a Connect
- * type takes at least one byte, except empty structs, which the count bound also limits.
+ * type takes at least one byte, except empty structs, which the count bound also limits. Strings
+ * and floats are read as the JSON path reads them (below). avsc's types are frozen, so these
+ * readers replace its prototypes' (shadowdb is avsc's only user in the process).
  */
+import { isUtf8 } from "node:buffer";
 import avro from "avsc";
 import { ShadowdbError } from "../../errors.ts";
 import { preview } from "../limits.ts";
-import { bigIntLong } from "./long.ts";
+import { bigIntLong, varintToBigInt } from "./long.ts";
 
 interface Tap {
   buf: Buffer;
@@ -55,6 +58,54 @@ types.MapType!.prototype._read = function (this: { valuesType: Reader }, tap: Ta
     }
   }
   return map;
+};
+
+/**
+ * Our BigInt long reads its varint in place: avsc's reader slices a Buffer per long for the
+ * custom type's fromBuffer, a tenth of Avro decoding. Up to 7 bytes (49 bits) are summed as a
+ * double, exactly; longer ones go through varintToBigInt. The prototype is avsc's internal one
+ * of custom long types, and only bigIntLong is one.
+ */
+(Object.getPrototypeOf(bigIntLong) as { _read: (tap: Tap) => bigint | undefined })._read = (tap: Tap) => {
+  const buf = tap.buf;
+  const start = tap.pos;
+  let pos = start;
+  let zigzag = 0;
+  let scale = 1;
+  for (let n = 0; n < 7; n++) {
+    const byte = buf[pos++];
+    if (byte === undefined) break;
+    zigzag += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      tap.pos = pos;
+      return BigInt(zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2);
+    }
+    scale *= 128;
+  }
+  while (pos < buf.length && buf[pos]! >= 0x80) pos++;
+  if (pos >= buf.length) {
+    tap.pos = buf.length + 1;
+    return undefined;
+  }
+  tap.pos = pos + 1;
+  return varintToBigInt(buf.subarray(start, pos + 1));
+};
+
+/**
+ * Strings checked like JSON text: avsc would put U+FFFD in place of each bad sequence and the
+ * shadow would store that as the value.
+ */
+types.StringType!.prototype._read = (tap: Tap): string => {
+  const length = tap.readLong();
+  const start = tap.pos;
+  if (length < 0 || start + length > tap.buf.length) {
+    tap.pos = tap.buf.length + 1;
+    return "";
+  }
+  tap.pos += length;
+  if (!isUtf8(tap.buf.subarray(start, tap.pos)))
+    throw new ShadowdbError("DECODE_BAD_UTF8", "an Avro string is not valid UTF-8");
+  return tap.buf.toString("utf8", start, tap.pos);
 };
 
 /**
@@ -110,6 +161,7 @@ export function readAvro(type: avro.Type, bytes: Buffer, what: string): unknown 
   try {
     decoded = type.decode(bytes, 0);
   } catch (error) {
+    if (error instanceof ShadowdbError) throw error;
     // avsc throws for a union or enum index out of range.
     throw new ShadowdbError(
       "DECODE_AVRO_MISMATCH",
