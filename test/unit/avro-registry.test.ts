@@ -30,6 +30,13 @@ const server = http.createServer((req, res) => {
   if (url.endsWith("/ids/7"))
     return send(200, JSON.stringify({ schema: 'syntax = "proto3";', schemaType: "PROTOBUF" }));
   if (url.endsWith("/ids/8")) return; // never answers
+  if (url.endsWith("/ids/13")) {
+    // Trickles a byte every 50 ms: each within the socket timeout, the whole never.
+    res.writeHead(200);
+    const drip = setInterval(() => res.write(" "), 50);
+    res.on("close", () => clearInterval(drip));
+    return;
+  }
   if (url.endsWith("/ids/9")) {
     // Chunked, no content-length: the size is counted as it arrives.
     res.writeHead(200);
@@ -107,6 +114,12 @@ test("404 is DECODE_SCHEMA_NOT_FOUND (kept: not asked again); 5xx and no answer 
   await rejects(client.schema({ kind: "confluent", id: 3 }), "REGISTRY_UNAVAILABLE", true);
   assert.equal(requests.length, 3);
   await rejects(client.schema({ kind: "confluent", id: 8 }), "REGISTRY_UNAVAILABLE", true, /within 200 ms/);
+  await rejects(
+    client.schema({ kind: "confluent", id: 13 }),
+    "REGISTRY_UNAVAILABLE",
+    true,
+    /whole answer within 200 ms/,
+  );
   const closed = new RegistryClient({ url: "http://127.0.0.1:1" });
   await rejects(closed.schema({ kind: "confluent", id: 1 }), "REGISTRY_UNAVAILABLE", true, /ECONNREFUSED/);
 });

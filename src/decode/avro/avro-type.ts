@@ -17,7 +17,6 @@ interface Tap {
   pos: number;
   readLong(): number;
   skipLong(): void;
-  readString(): string;
 }
 
 interface Reader {
@@ -53,7 +52,7 @@ types.MapType!.prototype._read = function (this: { valuesType: Reader }, tap: Ta
   const map: Record<string, unknown> = Object.create(null);
   for (let n = blockSize(tap); n > 0; n = blockSize(tap)) {
     while (n--) {
-      const key = tap.readString();
+      const key = readString(tap);
       map[key] = this.valuesType._read(tap);
     }
   }
@@ -95,7 +94,7 @@ types.MapType!.prototype._read = function (this: { valuesType: Reader }, tap: Ta
  * Strings checked like JSON text: avsc would put U+FFFD in place of each bad sequence and the
  * shadow would store that as the value.
  */
-types.StringType!.prototype._read = (tap: Tap): string => {
+function readString(tap: Tap): string {
   const length = tap.readLong();
   const start = tap.pos;
   if (length < 0 || start + length > tap.buf.length) {
@@ -106,7 +105,9 @@ types.StringType!.prototype._read = (tap: Tap): string => {
   if (!isUtf8(tap.buf.subarray(start, tap.pos)))
     throw new ShadowdbError("DECODE_BAD_UTF8", "an Avro string is not valid UTF-8");
   return tap.buf.toString("utf8", start, tap.pos);
-};
+}
+
+types.StringType!.prototype._read = readString;
 
 /**
  * An Avro float as the JsonConverter writes the same Java float (3.14, not the double nearest

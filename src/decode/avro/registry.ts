@@ -143,9 +143,16 @@ export class RegistryClient implements SchemaSource {
               artifactType: typeof type === "string" ? type : undefined,
             });
           });
-          response.on("error", (error) => unavailable(error.message, error));
+          response.on("error", (error) => unavailable(preview(error.message, 200), error));
+          response.on("aborted", () => unavailable("the answer was cut off"));
         },
       );
+      // The socket timeout restarts with every byte; an answer trickling in is bounded as a whole too.
+      const deadline = setTimeout(
+        () => request.destroy(new Error(`no whole answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      request.on("close", () => clearTimeout(deadline));
       request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       request.on("error", (error) => unavailable(preview(error.message, 200), error));
     });
