@@ -57,6 +57,34 @@ const decode = {
     retriable: false,
     summary: "the message key's values differ from the same columns of the row it carries",
   },
+  DECODE_FORMAT_UNSUPPORTED: {
+    retriable: false,
+    summary:
+      "the record was written by a converter shadowdb does not read yet (Protobuf, JSON Schema, Avro's JSON encoding)",
+    fix: "use the JSON converter or the Avro converter for the topics shadowdb reads",
+  },
+  DECODE_BAD_MAGIC: {
+    retriable: false,
+    summary: "the key or value is neither JSON text nor a schema registry frame (its first byte is not 0)",
+  },
+  DECODE_TRUNCATED_FRAME: {
+    retriable: false,
+    summary: "a schema registry frame or id header is shorter than its magic byte and schema id",
+  },
+  DECODE_SCHEMA_NOT_FOUND: {
+    retriable: false,
+    summary: "the schema registry has no schema with the record's id (HTTP 404)",
+    fix: "check that shadowdb's `kafka.schemaRegistry.url` is the registry the converter writes to",
+  },
+  DECODE_BAD_REGISTRY_SCHEMA: {
+    retriable: false,
+    summary:
+      "the schema registry's answer for the record's id is not a usable Avro schema (malformed, too large, or not a Connect shape)",
+  },
+  DECODE_AVRO_MISMATCH: {
+    retriable: false,
+    summary: "the Avro bytes do not decode with their writer schema (truncated, trailing or invalid bytes)",
+  },
 } as const satisfies Record<string, CodeEntry>;
 
 // Mapping a decoded event onto a target table (src/map).
@@ -224,6 +252,25 @@ const config = {
   },
 } as const satisfies Record<string, CodeEntry>;
 
+// The schema registry (src/decode/avro/registry.ts): the writer schemas of Avro records.
+const registry = {
+  REGISTRY_UNAVAILABLE: {
+    retriable: true,
+    summary: "the schema registry gave no answer (refused, unknown host, timed out) or answered 5xx or 429",
+    fix: "check `kafka.schemaRegistry.url` and that the registry is up; records wait, none is dead-lettered for it",
+  },
+  REGISTRY_SCHEMA_NOT_PREPARED: {
+    retriable: true,
+    summary:
+      "an Avro record's schema id was not resolved before decoding (its batch was not prepared, or the cache evicted it); preparing the batch again resolves it",
+  },
+  REGISTRY_REFUSED: {
+    retriable: false,
+    summary: "the schema registry refused the credentials (HTTP 401 or 403) or the request (another 4xx)",
+    fix: "check `kafka.schemaRegistry` username/password or token",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
 // The command line (src/cli).
 const cli = {
   USAGE_INVALID: {
@@ -301,6 +348,7 @@ export const errorGroups = [
   { title: "Outages", area: "src/health", codes: outage },
   { title: "Seed", area: "src/seed", codes: seed },
   { title: "Resync", area: "src/resync", codes: resync },
+  { title: "Schema registry", area: "src/decode/avro", codes: registry },
   { title: "Configuration", area: "src/config", codes: config },
   { title: "Command line", area: "src/cli", codes: cli },
   { title: "HTTP", area: "src/http", codes: http },
@@ -318,6 +366,7 @@ export const errorCodes = {
   ...outage,
   ...seed,
   ...resync,
+  ...registry,
   ...config,
   ...cli,
   ...http,

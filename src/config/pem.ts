@@ -1,5 +1,5 @@
 /**
- * `kafka.ssl.ca`, `cert` and `key` take PEM text (from `${VAR}`, say) or a file path (a mounted
+ * `kafka.ssl.ca`, `cert` and `key` (and `kafka.schemaRegistry.tls`'s) take PEM text (from `${VAR}`, say) or a file path (a mounted
  * secret). loadConfig reads the files, relative to the config file, so that Kafka receives PEM
  * text either way and a missing file is reported before anything connects.
  */
@@ -15,14 +15,32 @@ export function isPemText(value: string): boolean {
 }
 
 export async function readPemFiles(config: Config, baseDir: string, source: string): Promise<Config> {
-  const ssl = config.kafka.ssl;
-  if (ssl === undefined) return config;
-  const resolved = { ...ssl };
+  const ssl = await readSection(config.kafka.ssl, "kafka.ssl", baseDir, source);
+  const registry = config.kafka.schemaRegistry;
+  const tls = await readSection(registry?.tls, "kafka.schemaRegistry.tls", baseDir, source);
+  return {
+    ...config,
+    kafka: {
+      ...config.kafka,
+      ...(ssl && { ssl }),
+      ...(registry && tls && { schemaRegistry: { ...registry, tls } }),
+    },
+  };
+}
+
+async function readSection<T extends Partial<Record<(typeof pemFields)[number], string>>>(
+  section: T | undefined,
+  key: string,
+  baseDir: string,
+  source: string,
+): Promise<T | undefined> {
+  if (section === undefined) return undefined;
+  const resolved = { ...section };
   for (const field of pemFields) {
-    const value = ssl[field];
-    if (value !== undefined) resolved[field] = await readPem(value, `kafka.ssl.${field}`, baseDir, source);
+    const value = section[field];
+    if (value !== undefined) resolved[field] = await readPem(value, `${key}.${field}`, baseDir, source);
   }
-  return { ...config, kafka: { ...config.kafka, ssl: resolved } };
+  return resolved;
 }
 
 async function readPem(value: string, key: string, baseDir: string, source: string): Promise<string> {

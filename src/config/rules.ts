@@ -57,6 +57,19 @@ export function checkAcrossKeys(value: unknown, ctx: z.core.$RefinementCtx<unkno
   checkTransactionTopic(record(config.apply), report);
   checkDeadLetter(record(config.deadLetter), record(config.kafka)?.groupId, wording, report);
   checkSeedUrl(record(record(config.seed)?.source)?.url, wording, report);
+  checkAvroTables(tables, record(config.kafka)?.schemaRegistry, report);
+}
+
+/** A table pinned to Avro cannot be read without the registry its schemas are in. */
+function checkAvroTables(tables: Record<string, unknown>[], registry: unknown, report: Report): void {
+  if (registry !== undefined && registry !== null) return;
+  tables.forEach((entry, i) => {
+    if (entry.format === "avro")
+      report({
+        path: ["tables", i, "format"],
+        message: "avro needs kafka.schemaRegistry (where its schemas are)",
+      });
+  });
 }
 
 /** The seed reads production with the target's dialect: bulk text flows from one to the other as is. */
@@ -189,6 +202,18 @@ function checkDeadLetter(
 }
 
 /** A client certificate is useless without its private key, and the reverse. */
+/** Basic auth needs both halves, and is not given together with a bearer token. */
+export function checkRegistryCredentials(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
+  const { username, password, token } = record(value) ?? {};
+  const report = reporter(ctx);
+  if ((username === undefined) !== (password === undefined)) {
+    const [missing, given] = username === undefined ? ["username", "password"] : ["password", "username"];
+    report({ path: [missing], message: `required with ${given}: basic auth needs both` });
+  }
+  if (token !== undefined && username !== undefined)
+    report({ path: ["token"], message: "give either a token or username and password, not both" });
+}
+
 export function checkClientCertificate(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
   const { cert, key } = record(value) ?? {};
   if ((cert === undefined) === (key === undefined)) return;

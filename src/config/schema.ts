@@ -6,7 +6,12 @@
  */
 import { z } from "zod";
 import { parseTableName, type TableName } from "./identifiers.ts";
-import { checkAcrossKeys, checkClientCertificate, checkTargetUrl } from "./rules.ts";
+import {
+  checkAcrossKeys,
+  checkClientCertificate,
+  checkRegistryCredentials,
+  checkTargetUrl,
+} from "./rules.ts";
 import { boolean, defaulted, integer, nonEmpty, optional, section, topicName } from "./schema-parts.ts";
 import { tableEntrySchema } from "./table-entry.ts";
 
@@ -57,6 +62,20 @@ const ssl = z.preprocess(
     .optional(),
 );
 
+// The schema registry Avro topics' writer schemas come from (Confluent, Karapace, Redpanda, or
+// Apicurio: its root, /apis/ccompat/v7 or /apis/registry/v2). Credentials: username and password,
+// or a bearer token.
+const schemaRegistry = section({
+  url: z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }),
+  username: nonEmpty.optional(),
+  password: nonEmpty.optional(),
+  token: nonEmpty.optional(),
+  tls: optional(section({ ca: pem.optional(), cert: pem.optional(), key: pem.optional() })).check(
+    z.superRefine(checkClientCertificate, { when: () => true }),
+  ),
+  timeoutMs: integer(100).default(10_000),
+}).check(z.superRefine(checkRegistryCredentials, { when: () => true }));
+
 const kafka = section({
   brokers,
   groupId: nonEmpty,
@@ -80,6 +99,7 @@ const kafka = section({
   // How often to look for new topics that a topicPattern (or a topic not yet created) maps.
   topicRefreshMs: integer(1000).default(30_000),
   fetchMaxBytes: integer(1024 * 1024).default(16 * 1024 * 1024),
+  schemaRegistry: optional(schemaRegistry),
 });
 
 const dialect = z.preprocess(

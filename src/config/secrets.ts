@@ -1,16 +1,21 @@
 /**
  * Where secrets live in a config, for log redaction and for error messages, which must never
- * repeat a secret. `target.url` and `seed.source.url` are listed because they may carry a
- * password; they are shown with only the password hidden (redactUrl), the others are hidden whole.
+ * repeat a secret. `target.url`, `seed.source.url` and `kafka.schemaRegistry.url` are listed
+ * because they may carry a password; they are shown with only the password hidden (redactUrl),
+ * the others are hidden whole.
  */
 import type { KeyPath } from "./path.ts";
 
 export const secretPaths = [
   "kafka.sasl.password",
   "kafka.ssl.key",
+  "kafka.schemaRegistry.password",
+  "kafka.schemaRegistry.token",
+  "kafka.schemaRegistry.tls.key",
   "http.adminToken",
   "masking.key",
   "target.url",
+  "kafka.schemaRegistry.url",
   "seed.source.url",
 ] as const;
 
@@ -30,7 +35,7 @@ export function isSecretPath(path: KeyPath): boolean {
 
 export function isUrlPath(path: KeyPath): boolean {
   const text = path.join(".");
-  return text === "target.url" || text === "seed.source.url";
+  return text === "target.url" || text === "seed.source.url" || text === "kafka.schemaRegistry.url";
 }
 
 const secretQueryParameter = /([?&;](?:password|passwd|pwd|pass|secret|token|sslpassword)=)[^&;#]*/gi;

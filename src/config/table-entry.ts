@@ -33,6 +33,8 @@ export const tableEntrySchema = section({
   table: z.string(),
   key: columnList.min(1).optional(),
   envelope: z.enum(["debezium", "flattened"]).default("debezium"),
+  // Absent: each record's bytes tell (JSON text, or a schema registry frame).
+  format: z.enum(["json", "avro"]).optional(),
   columns: defaulted(
     section({
       exclude: columnList.default([]),

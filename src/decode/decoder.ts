@@ -8,6 +8,7 @@ import { type CompiledKey, type CompiledValue, compileKey, compileValue } from "
 import { type BinaryHandlingMode, DecodeContext } from "./context.ts";
 import { DecodeError } from "./decode-error.ts";
 import type { ChangeEvent, Coordinates } from "./events.ts";
+import type { Format } from "./format.ts";
 import { type Framed, frame, frameBytes, RecentSchemaTexts, SchemaCache } from "./frame.ts";
 import { type HeaderValue, keyHeaderBytes } from "./keys.ts";
 import { looseColumns } from "./loose.ts";
@@ -49,6 +50,21 @@ export interface DecoderOptions {
  */
 export type Envelope = "debezium" | "flattened";
 
+/** A key or value read from a schema registry frame (Avro): its decoded data and compiled schema. */
+export interface BinaryFrame<T> {
+  payload: unknown;
+  compiled: T;
+}
+
+/**
+ * Reads the keys and values that are not JSON text (src/decode/avro). Undefined for JSON text,
+ * which the decoder frames itself; throws for a frame it cannot read.
+ */
+export interface BinaryFrames {
+  key(record: KafkaRecord, bytes: Buffer, format?: Format): BinaryFrame<CompiledKey> | undefined;
+  value(record: KafkaRecord, bytes: Buffer, format?: Format): BinaryFrame<CompiledValue> | undefined;
+}
+
 const expectedShape = { debezium: "envelope", flattened: "flattened" } as const;
 
 export class RecordDecoder {
@@ -60,7 +76,11 @@ export class RecordDecoder {
   private readonly maxRecordBytes: number;
   private readonly reading: EnvelopeReading;
 
-  constructor(options: DecoderOptions = {}) {
+  /** `frames`: how registry-framed records are read; absent, every key and value is JSON text. */
+  constructor(
+    options: DecoderOptions = {},
+    private readonly frames?: BinaryFrames,
+  ) {
     this.binaryMode = options.binaryHandlingMode ?? "bytes";
     this.maxRecordBytes = options.maxRecordBytes ?? 16 * 1024 * 1024;
     this.reading = {
@@ -70,17 +90,20 @@ export class RecordDecoder {
     };
   }
 
-  /** `envelope`: what the topic's row records are (default debezium); control records pass either way. */
-  decode(record: KafkaRecord, envelope: Envelope = "debezium"): ChangeEvent {
+  /**
+   * `envelope`: what the topic's row records are (default debezium); control records pass either
+   * way. `format`: the table's pinned format, when it has one.
+   */
+  decode(record: KafkaRecord, envelope: Envelope = "debezium", format?: Format): ChangeEvent {
     const at: Coordinates = { topic: record.topic, partition: record.partition, offset: record.offset };
     try {
-      return this.interpret(record, at, envelope);
+      return this.interpret(record, at, envelope, format);
     } catch (error) {
       throw DecodeError.wrap(error, at);
     }
   }
 
-  private interpret(record: KafkaRecord, at: Coordinates, envelope: Envelope): ChangeEvent {
+  private interpret(record: KafkaRecord, at: Coordinates, envelope: Envelope, format?: Format): ChangeEvent {
     // The key-change headers are decoded too, so they count.
     const size = (record.key?.length ?? 0) + (record.value?.length ?? 0) + keyHeaderBytes(record.headers);
     if (size > this.maxRecordBytes) {
@@ -89,15 +112,22 @@ export class RecordDecoder {
         `record has ${size} bytes, the limit is ${this.maxRecordBytes}`,
       );
     }
-    const key = record.key === null ? null : this.keyOf(frameBytes(record.key, "key", this.keySchemaTexts));
+    const key = record.key === null ? null : this.keyFrom(record, record.key, format);
     if (record.value === null) return { op: "tombstone", at, key: key?.row ?? null };
-    const framed = frameBytes(record.value, "value", this.valueSchemaTexts);
+    const binary = this.frames?.value(record, record.value, format);
+    const framed = binary ? undefined : frameBytes(record.value, "value", this.valueSchemaTexts);
+    const payload = binary ? binary.payload : framed!.payload;
     // Before Kafka 2.2 a tombstone was written as {"schema":null,"payload":null}.
-    if (framed.payload === null) return { op: "tombstone", at, key: key?.row ?? null };
-    if (!isObject(framed.payload)) envelopeError("the value payload is not an object");
-    const ctx = new DecodeContext(framed.payloadText, this.binaryMode);
-    const compiled = framed.schemaText === null ? undefined : this.values.get(framed.schemaText);
-    const shape = compiled?.shape ?? inferShape(framed.payload, record.topic);
+    if (payload === null) return { op: "tombstone", at, key: key?.row ?? null };
+    if (!isObject(payload)) envelopeError("the value payload is not an object");
+    // Binary values carry no number text: their int64s and decimals arrive exact.
+    const ctx = new DecodeContext(framed ? framed.payloadText : "", this.binaryMode);
+    const compiled = binary
+      ? binary.compiled
+      : framed!.schemaText === null
+        ? undefined
+        : this.values.get(framed!.schemaText);
+    const shape = compiled?.shape ?? inferShape(payload, record.topic);
     if ((shape === "envelope" || shape === "flattened") && shape !== expectedShape[envelope]) {
       throw new ShadowdbError(
         "DECODE_ENVELOPE_MISMATCH",
@@ -109,7 +139,7 @@ export class RecordDecoder {
     switch (shape) {
       case "envelope":
         return envelopeEvent(
-          framed.payload,
+          payload,
           compiled?.shape === "envelope" ? compiled : undefined,
           ctx,
           key,
@@ -118,39 +148,40 @@ export class RecordDecoder {
           this.reading,
         );
       case "flattened":
-        return flattenedEvent(
-          framed.payload,
-          compiled?.shape === "flattened" ? compiled : undefined,
-          ctx,
-          key,
-          at,
-        );
+        return flattenedEvent(payload, compiled?.shape === "flattened" ? compiled : undefined, ctx, key, at);
       case "heartbeat":
-        return { op: "heartbeat", at, tsMs: Number(framed.payload.ts_ms ?? 0) };
+        return { op: "heartbeat", at, tsMs: Number(payload.ts_ms ?? 0) };
       case "transaction":
-        return transactionBoundary(framed.payload, at);
+        return transactionBoundary(payload, at);
       case "schema-change":
         return {
           op: "schema-change",
           at,
-          database: String(framed.payload.databaseName ?? ""),
-          ddl: String(framed.payload.ddl ?? ""),
-          tableChanges: Array.isArray(framed.payload.tableChanges) ? framed.payload.tableChanges : [],
+          database: String(payload.databaseName ?? ""),
+          ddl: String(payload.ddl ?? ""),
+          tableChanges: Array.isArray(payload.tableChanges) ? payload.tableChanges : [],
         };
     }
   }
 
+  private keyFrom(record: KafkaRecord, bytes: Buffer, format: Format | undefined): DecodedKey {
+    const binary = this.frames?.key(record, bytes, format);
+    if (binary) return compiledKey(binary.compiled, binary.payload, new DecodeContext("", this.binaryMode));
+    return this.keyOf(frameBytes(bytes, "key", this.keySchemaTexts));
+  }
+
   private keyOf(framed: Framed): DecodedKey {
     const ctx = new DecodeContext(framed.payloadText, this.binaryMode);
-    if (framed.schemaText !== null) {
-      const compiled = this.keys.get(framed.schemaText);
-      const row = compiled.field.decode(framed.payload, ctx, "key");
-      if (!isObject(row)) envelopeError("the key is not a struct");
-      return { row: row as Row, columns: compiled.columns };
-    }
+    if (framed.schemaText !== null) return compiledKey(this.keys.get(framed.schemaText), framed.payload, ctx);
     if (!isObject(framed.payload)) envelopeError("the key is not a struct");
     return { row: looseColumns(framed.payload, ctx), columns: Object.keys(framed.payload) };
   }
+}
+
+function compiledKey(compiled: CompiledKey, payload: unknown, ctx: DecodeContext): DecodedKey {
+  const row = compiled.field.decode(payload, ctx, "key");
+  if (!isObject(row)) envelopeError("the key is not a struct");
+  return { row: row as Row, columns: compiled.columns };
 }
 
 function inferShape(payload: Payload, topic: string): CompiledValue["shape"] {

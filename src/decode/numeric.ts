@@ -144,9 +144,31 @@ export function decimalFromBase64(
   return scaled(twosComplement(unscaledBytes(text, field, ctx)), scale, field);
 }
 
+/** The unscaled value as bytes (Avro's decimal), size-checked and charged like the base64 text. */
+export function decimalFromBytes(
+  bytes: Buffer,
+  scale: number,
+  field = "decimal",
+  ctx?: DecodeContext,
+): string {
+  if (bytes.length <= 6) return scaled(twosComplement(bytes), scale, field);
+  if (bytes.length > MAX_UNSCALED_BYTES)
+    tooLarge(field, `decimal of ${bytes.length} bytes is beyond any target (${MAX_UNSCALED_BYTES} bytes)`);
+  ctx?.spendDigits(Math.ceil(bytes.length * 2.41), field);
+  return scaled(twosComplement(bytes), scale, field);
+}
+
 /** VariableScaleDecimal's {scale, value}: the scale checked first, then the value's size. */
-export function decimalFromParts(value: string, scale: number, field: string, ctx?: DecodeContext): string {
-  return decimalFromBase64(value, checkScale(scale, `${field}.scale`), field, ctx);
+export function decimalFromParts(
+  value: string | Buffer,
+  scale: number,
+  field: string,
+  ctx?: DecodeContext,
+): string {
+  const checked = checkScale(scale, `${field}.scale`);
+  return typeof value === "string"
+    ? decimalFromBase64(value, checked, field, ctx)
+    : decimalFromBytes(value, checked, field, ctx);
 }
 
 const plainNumber = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;

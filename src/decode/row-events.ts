@@ -84,7 +84,12 @@ export function envelopeEvent(
         op: "m",
         at,
         prefix: String(message.prefix ?? ""),
-        content: typeof content === "string" ? Buffer.from(content, "base64") : null,
+        content:
+          typeof content === "string"
+            ? Buffer.from(content, "base64")
+            : Buffer.isBuffer(content)
+              ? Buffer.from(content)
+              : null,
         source,
       };
     }

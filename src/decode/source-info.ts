@@ -24,7 +24,8 @@ const snapshotMarkers = new Set([
 ]);
 
 function bigintField(raw: unknown, ctx: DecodeContext, key: string): bigint | undefined {
-  if (typeof raw !== "number" || !Number.isInteger(raw)) return undefined;
+  // Avro's longs arrive as BigInt.
+  if (typeof raw !== "number" || !Number.isInteger(raw)) return typeof raw === "bigint" ? raw : undefined;
   if (Number.isSafeInteger(raw)) return BigInt(raw);
   const text = ctx.numberText(key, raw);
   return text !== undefined && /^-?\d+$/.test(text) ? BigInt(text) : undefined;
@@ -36,7 +37,7 @@ export function sourceInfo(raw: unknown, ctx: DecodeContext): SourceInfo | null 
   const info: SourceInfo = {
     connector: String(raw.connector ?? ""),
     name: String(raw.name ?? ""),
-    tsMs: typeof raw.ts_ms === "number" ? raw.ts_ms : 0,
+    tsMs: typeof raw.ts_ms === "number" ? raw.ts_ms : typeof raw.ts_ms === "bigint" ? Number(raw.ts_ms) : 0,
     // Streaming events carry "false" (the schema default) or null; very old ones a boolean.
     snapshot:
       snapshot === true
@@ -100,7 +101,12 @@ export function transactionBoundary(payload: Payload, at: Coordinates): Transact
     id,
     group: transactionGroup(id),
     tsMs: Number(payload.ts_ms ?? 0),
-    eventCount: typeof payload.event_count === "number" ? payload.event_count : null,
+    eventCount:
+      typeof payload.event_count === "number"
+        ? payload.event_count
+        : typeof payload.event_count === "bigint"
+          ? Number(payload.event_count)
+          : null,
     dataCollections:
       collections?.map((c) => ({
         dataCollection: String((c as Payload).data_collection ?? ""),

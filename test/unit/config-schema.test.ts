@@ -494,7 +494,7 @@ test("http: port 0 disables it; otherwise an admin token of 16+ characters is re
 test("unknown keys are errors that list the keys allowed there", () => {
   assertProblem(
     { kafka: { brokers: "a:1", groupId: "g", brokrs: "b:1" } },
-    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning, sessionTimeoutMs, topicRefreshMs, fetchMaxBytes)",
+    "kafka.brokrs: unknown key (the keys here are: brokers, groupId, clientId, ssl, sasl, fromBeginning, sessionTimeoutMs, topicRefreshMs, fetchMaxBytes, schemaRegistry)",
   );
   assertProblem(
     { overlays: {} },

@@ -4,8 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { AvroDecoder, type SchemaRef } from "../../src/decode/avro/index.ts";
 import { DecodeError, type KafkaRecord, RecordDecoder } from "../../src/decode/index.ts";
-import { type ErrorCode, errorCodes } from "../../src/errors.ts";
+import { type ErrorCode, errorCodes, ShadowdbError } from "../../src/errors.ts";
+import { confluentFrame, globalIdHeader, toAvro } from "../support/avro.ts";
 import { corpusFile } from "../support/corpus.ts";
 
 const at = { topic: "pgprod.public.payment", partition: 3, offset: "1234" };
@@ -28,7 +30,12 @@ function edited(edit: (message: typeof payment) => void): unknown {
   return copy;
 }
 
-function assertFails(code: ErrorCode, input: KafkaRecord, pattern: RegExp, decoder = new RecordDecoder()) {
+function assertFails(
+  code: ErrorCode,
+  input: KafkaRecord,
+  pattern: RegExp,
+  decoder: { decode(record: KafkaRecord): unknown } = new RecordDecoder(),
+) {
   assert.throws(
     () => decoder.decode(input),
     (error: unknown) => {
@@ -43,7 +50,31 @@ function assertFails(code: ErrorCode, input: KafkaRecord, pattern: RegExp, decod
   );
 }
 
-const cases: Record<string, () => void> = {
+// The payment message as Avro, DERIVED from its Connect schema (test/support/avro.ts).
+const paymentAvro = toAvro(JSON.stringify(payment))!;
+const schemas = new Map<number, unknown>([
+  [1, paymentAvro.schema],
+  [2, { type: "record", name: "R", fields: [{ name: "a", type: ["int", "string"] }] }],
+]);
+
+/** An AvroDecoder whose registry has the schemas above, prepared for `input`. */
+async function avroDecoder(input: KafkaRecord): Promise<AvroDecoder> {
+  const decoder = new AvroDecoder({
+    schema: async (ref: SchemaRef) => {
+      const schema = schemas.get(ref.id);
+      if (schema === undefined) throw new ShadowdbError("DECODE_SCHEMA_NOT_FOUND", `no schema ${ref.id}`);
+      return schema;
+    },
+  });
+  await decoder.prepare([input]);
+  return decoder;
+}
+
+async function assertAvroFails(code: ErrorCode, input: KafkaRecord, pattern: RegExp) {
+  assertFails(code, input, pattern, await avroDecoder(input));
+}
+
+const cases: Record<string, () => void | Promise<void>> = {
   DECODE_MALFORMED_JSON: () =>
     assertFails("DECODE_MALFORMED_JSON", record('{"schema":{"type":"struct"'), /not valid JSON/),
   DECODE_BAD_ENVELOPE: () => assertFails("DECODE_BAD_ENVELOPE", record("[1,2,3]"), /not an object/),
@@ -113,13 +144,43 @@ const cases: Record<string, () => void> = {
       record(payment, { key: Buffer.from('{"payment_id":32099}') }),
       /key's "payment_id" differs from the row's/,
     ),
+  DECODE_FORMAT_UNSUPPORTED: () =>
+    assertAvroFails(
+      "DECODE_FORMAT_UNSUPPORTED",
+      record(paymentAvro.bytes, {
+        headers: { "apicurio.value.globalId": globalIdHeader(1), "apicurio.value.encoding": "JSON" },
+      }),
+      /Avro in the JSON encoding/,
+    ),
+  DECODE_BAD_MAGIC: () =>
+    assertAvroFails(
+      "DECODE_BAD_MAGIC",
+      record(Buffer.concat([Buffer.from([5]), paymentAvro.bytes])),
+      /starts with byte 0x05: not a schema registry frame/,
+    ),
+  DECODE_TRUNCATED_FRAME: () =>
+    assertAvroFails("DECODE_TRUNCATED_FRAME", record(Buffer.from([0, 0, 1])), /3 bytes: too short/),
+  DECODE_SCHEMA_NOT_FOUND: () =>
+    assertAvroFails("DECODE_SCHEMA_NOT_FOUND", record(confluentFrame(99, paymentAvro.bytes)), /no schema 99/),
+  DECODE_BAD_REGISTRY_SCHEMA: () =>
+    assertAvroFails(
+      "DECODE_BAD_REGISTRY_SCHEMA",
+      record(confluentFrame(2, Buffer.from([0, 2]))),
+      /only \["null", T\] unions/,
+    ),
+  DECODE_AVRO_MISMATCH: () =>
+    assertAvroFails(
+      "DECODE_AVRO_MISMATCH",
+      record(confluentFrame(1, paymentAvro.bytes.subarray(0, paymentAvro.bytes.length - 3))),
+      /ends inside its Avro data/,
+    ),
 };
 
 for (const code of Object.keys(errorCodes).filter((c) => c.startsWith("DECODE_"))) {
-  test(`${code}: ${errorCodes[code as ErrorCode].summary}`, () => {
+  test(`${code}: ${errorCodes[code as ErrorCode].summary}`, async () => {
     const run = cases[code];
     assert.ok(run, `no test for ${code}`);
-    run();
+    await run();
   });
 }
 

@@ -8,6 +8,7 @@ import { UNCHANGED, type Value } from "../values.ts";
 import {
   badValue,
   type Compiled,
+  isPlaceholderBytes,
   mismatch,
   PLACEHOLDER,
   PLACEHOLDER_BASE64,
@@ -15,6 +16,11 @@ import {
   PLACEHOLDER_UUID,
   type TypeBase,
 } from "./read.ts";
+
+function sameCodes(raw: unknown[]): boolean {
+  for (let i = 0; i < raw.length; i++) if (raw[i] !== BigInt(PLACEHOLDER.charCodeAt(i))) return false;
+  return true;
+}
 
 export type CompileMember = (schema: ConnectSchema, field: string) => CompiledField;
 
@@ -32,7 +38,10 @@ export function compileArray(
       if (!Array.isArray(raw)) return mismatch(f, "an array", raw);
       if (
         raw.length === 1 &&
-        (raw[0] === PLACEHOLDER || raw[0] === PLACEHOLDER_BASE64 || raw[0] === PLACEHOLDER_UUID)
+        (raw[0] === PLACEHOLDER ||
+          raw[0] === PLACEHOLDER_BASE64 ||
+          raw[0] === PLACEHOLDER_UUID ||
+          isPlaceholderBytes(raw[0]))
       ) {
         return UNCHANGED;
       }
@@ -43,6 +52,8 @@ export function compileArray(
       ) {
         return UNCHANGED;
       }
+      // The same codes as Avro longs (BigInt, which JSON.stringify refuses).
+      if (raw.length === PLACEHOLDER.length && typeof raw[0] === "bigint" && sameCodes(raw)) return UNCHANGED;
       if (itemIsInt64 && raw.some((v) => typeof v === "number" && !Number.isSafeInteger(v))) {
         const texts = ctx.arrayTexts(field, raw) ?? badValue(f, "int64 array source text not found");
         return texts.map((t, i) => (t === "null" ? items.decode(null, ctx, `${f}[${i}]`) : BigInt(t)));

@@ -5,7 +5,13 @@
 import { ShadowdbError } from "../../errors.ts";
 import type { DecodeContext } from "../context.ts";
 import { MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS, preview } from "../limits.ts";
-import { checkScale, decimalFromBase64, decimalFromNumberText, decimalFromParts } from "../numeric.ts";
+import {
+  checkScale,
+  decimalFromBase64,
+  decimalFromBytes,
+  decimalFromNumberText,
+  decimalFromParts,
+} from "../numeric.ts";
 import type { ConnectSchema } from "../schema.ts";
 import { UNCHANGED, type Value } from "../values.ts";
 import { badValue, type Compiled, int, mismatch, PLACEHOLDER, str, type TypeBase } from "./read.ts";
@@ -31,12 +37,13 @@ export function compileDecimal(
         },
         decode: (raw, ctx, f) => {
           if (typeof raw === "string") return decimalFromBase64(raw, scale, f, ctx);
+          if (Buffer.isBuffer(raw)) return decimalFromBytes(raw, scale, f, ctx);
           if (typeof raw === "number") {
             const text = ctx.numberText(field, raw);
             const exact = text === undefined ? undefined : decimalFromNumberText(text, scale, f, ctx);
             return exact ?? badValue(f, `decimal ${raw} does not fit scale ${scale}`);
           }
-          return mismatch(f, "a base64 string or number (Decimal)", raw);
+          return mismatch(f, "a base64 string, bytes or number (Decimal)", raw);
         },
       };
     }
@@ -46,7 +53,8 @@ export function compileDecimal(
         decode: (raw, ctx, f) => {
           if (typeof raw !== "object" || raw === null) return mismatch(f, "a {scale, value} struct", raw);
           const { scale, value } = raw as { scale?: unknown; value?: unknown };
-          return decimalFromParts(str(value, `${f}.value`), int(scale, `${f}.scale`), f, ctx);
+          const unscaled = Buffer.isBuffer(value) ? value : str(value, `${f}.value`);
+          return decimalFromParts(unscaled, int(scale, `${f}.scale`), f, ctx);
         },
       };
     default:

@@ -13,6 +13,7 @@ import {
   float,
   int,
   int64,
+  isPlaceholderBytes,
   mismatch,
   PLACEHOLDER,
   PLACEHOLDER_BASE64,
@@ -33,7 +34,10 @@ const primitive: Record<string, { type: ColumnKind; decode: Decoder }> = {
   string: { type: "string", decode: (raw, _, f) => (raw === PLACEHOLDER ? UNCHANGED : str(raw, f)) },
   bytes: {
     type: "bytes",
-    decode: (raw, _, f) => (raw === PLACEHOLDER_BASE64 || raw === PLACEHOLDER ? UNCHANGED : base64(raw, f)),
+    decode: (raw, _, f) =>
+      raw === PLACEHOLDER_BASE64 || raw === PLACEHOLDER || isPlaceholderBytes(raw)
+        ? UNCHANGED
+        : base64(raw, f),
   },
 };
 

@@ -43,7 +43,9 @@ export function int(raw: unknown, field: string): number {
 
 /** `key` is the JSON member name the value was read from (for text recovery), `path` names it in errors. */
 export function int64(raw: unknown, ctx: DecodeContext, key: string, path: string): bigint {
-  if (typeof raw !== "number" || !Number.isInteger(raw)) mismatch(path, "an int64", raw);
+  // Avro's longs arrive as BigInt (src/decode/avro), exact.
+  if (typeof raw !== "number" || !Number.isInteger(raw))
+    return typeof raw === "bigint" ? raw : mismatch(path, "an int64", raw);
   if (Number.isSafeInteger(raw)) return BigInt(raw);
   const text = ctx.numberText(key, raw);
   if (text === undefined || !/^-?\d+$/.test(text)) badValue(path, "int64 source text not found");
@@ -64,9 +66,17 @@ export function str(raw: unknown, field: string): string {
   return raw;
 }
 
+/** Connect bytes: base64 text in JSON, a Buffer from Avro (copied: it is a slice of the whole fetch). */
 export function base64(raw: unknown, field: string): Buffer {
+  if (typeof raw !== "string" && Buffer.isBuffer(raw)) return Buffer.from(raw);
   return strictBase64(str(raw, field), field);
 }
+
+/** Debezium's placeholder for an unavailable bytes value, as Avro carries it. */
+export const PLACEHOLDER_BYTES = Buffer.from(PLACEHOLDER);
+
+export const isPlaceholderBytes = (raw: unknown): boolean =>
+  Buffer.isBuffer(raw) && raw.length === PLACEHOLDER_BYTES.length && raw.equals(PLACEHOLDER_BYTES);
 
 export function withPlaceholderString(decode: Decoder): Decoder {
   return (raw, ctx, f) => (raw === PLACEHOLDER ? UNCHANGED : decode(raw, ctx, f));
