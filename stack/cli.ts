@@ -1,6 +1,7 @@
 /**
  * `npm run stack -- up | down [--purge] | status | env`: the local CDC stack (Kafka KRaft broker,
- * Kafka Connect with Debezium, the local PostgreSQL and MariaDB prepared as "production").
+ * Kafka Connect with Debezium, the local PostgreSQL and MariaDB prepared as "production", and a
+ * schema registry for the connectors that write Avro).
  */
 import { rm } from "node:fs/promises";
 import { serviceVariables } from "../test/support/services.ts";
@@ -9,6 +10,7 @@ import {
   connectorVars,
   loadConnectors,
   registerConnector,
+  stackAvroConnectorFiles,
   startConnect,
   waitForHeartbeat,
   writeConnectConfig,
@@ -16,8 +18,9 @@ import {
 import { prepareMariaDb, preparePostgres } from "./databases.ts";
 import { ensureJars } from "./jars.ts";
 import { formatStorage, startKafka, writeKafkaConfig } from "./kafka.ts";
-import { dirs, ports, stackEnv, topicPrefixes } from "./layout.ts";
+import { avroTopicPrefixes, dirs, ports, registryOrigin, stackEnv, topicPrefixes } from "./layout.ts";
 import { type Component, runningPid, stop } from "./processes.ts";
+import { startSchemaRegistry } from "./registry/process.ts";
 import { StackError } from "./wait.ts";
 
 const log = (line: string) => process.stderr.write(`stack: ${line}\n`);
@@ -40,20 +43,24 @@ async function up(): Promise<void> {
     Promise.all([preparePostgres({ kafkaIsNew, log }), prepareMariaDb({ log })]).then(() => "prepared"),
   );
   await timed("kafka", startKafka);
+  await timed("registry", startSchemaRegistry);
   await writeConnectConfig();
   const env = stackEnv();
-  const connectors = await loadConnectors(
-    connectorVars(env, {
-      postgres: { host: "127.0.0.1", port: ports.postgres },
-      mariadb: { host: "127.0.0.1", port: ports.mariadb },
-      brokers: env.SHADOWDB_KAFKA_BROKERS,
-    }),
-  );
+  const vars = connectorVars(env, {
+    postgres: { host: "127.0.0.1", port: ports.postgres },
+    mariadb: { host: "127.0.0.1", port: ports.mariadb },
+    brokers: env.SHADOWDB_KAFKA_BROKERS,
+    registry: registryOrigin(),
+  });
+  const connectors = [
+    ...(await loadConnectors(vars)),
+    ...(await loadConnectors(vars, stackAvroConnectorFiles)),
+  ];
   await timed("connect", () => startConnect(connectors.map((c) => c.config["connector.class"] ?? "")));
   for (const spec of connectors) {
     await timed(`connector ${spec.name}`, () => registerConnector(spec).then(() => "RUNNING"));
   }
-  for (const prefix of Object.values(topicPrefixes)) {
+  for (const prefix of [...Object.values(topicPrefixes), ...Object.values(avroTopicPrefixes)]) {
     await timed(`heartbeat ${prefix}`, () => waitForHeartbeat(prefix).then(() => "seen"));
   }
   log(`up in ${((performance.now() - start) / 1000).toFixed(1)}s`);
@@ -61,22 +68,24 @@ async function up(): Promise<void> {
 
 async function down(purge: boolean): Promise<void> {
   // Reverse order of start: Connect first so connectors commit their offsets while Kafka still runs.
-  for (const name of ["connect", "kafka"] as Component[]) {
+  for (const name of ["connect", "registry", "kafka"] as Component[]) {
     log(`${name}: ${(await stop(name)) ? "stopped" : "not running"}`);
   }
   if (purge) {
     await rm(dirs.kafkaData, { recursive: true, force: true });
     await rm(dirs.logs, { recursive: true, force: true });
-    log("purged Kafka data and logs (the next up re-snapshots prod)");
+    // The schema ids only mattered to the records that were just deleted.
+    await rm(dirs.registry, { recursive: true, force: true });
+    log("purged Kafka data, registry state and logs (the next up re-snapshots prod)");
   }
 }
 
 async function status(): Promise<boolean> {
   let allUp = true;
-  for (const name of ["kafka", "connect"] as Component[]) {
+  for (const name of ["kafka", "registry", "connect"] as Component[]) {
     const pid = await runningPid(name);
     allUp &&= pid !== undefined;
-    console.log(`${name.padEnd(8)} ${pid === undefined ? "stopped" : `running (pid ${pid})`}`);
+    console.log(`${name.padEnd(9)} ${pid === undefined ? "stopped" : `running (pid ${pid})`}`);
   }
   if ((await runningPid("connect")) !== undefined) {
     const states = await connectorStates().catch((e: Error) => ({ "(rest)": e.message }));

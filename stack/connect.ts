@@ -1,7 +1,15 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { adminClient } from "./kafka.ts";
-import { debeziumUser, dirs, ports, repoRoot, type StackEnv, stackEnv } from "./layout.ts";
+import {
+  debeziumUser,
+  dirs,
+  ports,
+  repoRoot,
+  type StackEnv,
+  type StackServices,
+  stackEnv,
+} from "./layout.ts";
 import { isAlive, logFile, runningPid, startJava } from "./processes.ts";
 import { StackError, waitFor } from "./wait.ts";
 
@@ -92,15 +100,19 @@ export interface Endpoint {
 }
 
 /**
- * The variables connectors/*.json are written against. Connect may see the databases and Kafka
- * at other addresses than the tests do (containers), hence the explicit endpoints.
+ * The variables connectors/*.json are written against. Connect may see the databases, Kafka and
+ * the schema registry at other addresses than the tests do (containers), hence the explicit
+ * endpoints. Without a registry (`registry`: its origin) the Avro connectors cannot be loaded.
  */
 export function connectorVars(
-  services: StackEnv,
-  seenByConnect: { postgres: Endpoint; mariadb: Endpoint; brokers: string },
+  services: StackServices & Partial<StackEnv>,
+  seenByConnect: { postgres: Endpoint; mariadb: Endpoint; brokers: string; registry?: string },
 ): Record<string, string> {
   return {
     ...services,
+    ...(seenByConnect.registry && {
+      SHADOWDB_APICURIO_REGISTRY_URL: `${seenByConnect.registry}/apis/registry/v2`,
+    }),
     SHADOWDB_KAFKA_BROKERS: seenByConnect.brokers,
     SHADOWDB_DBZ_USER: debeziumUser.name,
     SHADOWDB_DBZ_PASSWORD: debeziumUser.password,
@@ -111,6 +123,7 @@ export function connectorVars(
     SHADOWDB_MY_PORT: String(seenByConnect.mariadb.port),
     SHADOWDB_MY_DATABASE: "prod",
     SHADOWDB_MY_SERVER_ID: "184054",
+    SHADOWDB_MY_AVRO_SERVER_ID: "184055",
   };
 }
 
@@ -130,10 +143,19 @@ export function substitute(text: string, vars: Record<string, string>, source: s
  */
 export const stackConnectorFiles = ["mariadb.json", "postgres.json"] as const;
 
-export async function loadConnectors(vars: Record<string, string>): Promise<ConnectorSpec[]> {
+/**
+ * The same sources once more, written as Avro through the schema registry: the PostgreSQL one in
+ * Confluent's framing, the MariaDB one in Apicurio's (ids in record headers).
+ */
+export const stackAvroConnectorFiles = ["mariadb-avro.json", "postgres-avro.json"] as const;
+
+export async function loadConnectors(
+  vars: Record<string, string>,
+  files: readonly string[] = stackConnectorFiles,
+): Promise<ConnectorSpec[]> {
   const folder = path.join(repoRoot, "connectors");
   const specs: ConnectorSpec[] = [];
-  for (const file of stackConnectorFiles) {
+  for (const file of files) {
     const raw = await readFile(path.join(folder, file), "utf8");
     specs.push(JSON.parse(substitute(raw, vars, `connectors/${file}`)) as ConnectorSpec);
   }

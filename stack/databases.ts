@@ -3,11 +3,14 @@ import { existsSync } from "node:fs";
 import { appendFile, readFile } from "node:fs/promises";
 import mysql from "mysql2/promise";
 import pg from "pg";
-import { debeziumUser, ports, topicPrefixes } from "./layout.ts";
+import { avroTopicPrefixes, debeziumUser, ports, topicPrefixes } from "./layout.ts";
 import { StackError, waitFor } from "./wait.ts";
 
 const pgSlot = `shadowdb_${topicPrefixes.postgres}`;
 export const pgPublication = pgSlot;
+/** The Avro connector's own slot and publication: two connectors never share a slot. */
+const pgAvroSlot = `shadowdb_${avroTopicPrefixes.postgres}`;
+const pgAvroPublication = pgAvroSlot;
 
 export interface Server {
   host: string;
@@ -87,8 +90,8 @@ export async function preparePostgres(opts: {
     if (opts.kafkaIsNew) {
       // The slot's position belongs to the Connect offsets that were just wiped with Kafka's storage.
       await c.query(
-        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
-        [pgSlot],
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1) AND NOT active",
+        [[pgSlot, pgAvroSlot]],
       );
     }
   });
@@ -114,8 +117,10 @@ export async function ensurePostgresObjects(server: Server): Promise<void> {
     await c.query(`GRANT USAGE ON SCHEMA public TO ${debeziumUser.name}`);
     await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${debeziumUser.name}`);
     await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${debeziumUser.name}`);
-    const publication = await c.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [pgPublication]);
-    if (publication.rowCount === 0) await c.query(`CREATE PUBLICATION ${pgPublication} FOR ALL TABLES`);
+    for (const name of [pgPublication, pgAvroPublication]) {
+      const publication = await c.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [name]);
+      if (publication.rowCount === 0) await c.query(`CREATE PUBLICATION ${name} FOR ALL TABLES`);
+    }
   });
 }
 

@@ -7,16 +7,26 @@ import { dirs, repoRoot, stackDir } from "./layout.ts";
 import { StackError } from "./wait.ts";
 
 const pom = path.join(repoRoot, "stack", "pom.xml");
+const converterManifest = path.join(
+  repoRoot,
+  "stack",
+  "plugin-manifests",
+  "apicurio-avro-converter",
+  "META-INF",
+  "services",
+  "org.apache.kafka.connect.storage.Converter",
+);
 const stamp = path.join(stackDir, "jars.sha256");
 
 /**
- * Resolves Kafka, Connect and the Debezium plugins once per pom version. The stamp is the pom's
- * hash, so a second `up` neither downloads nor even starts Maven; editing a pinned version
+ * Resolves Kafka, Connect, the Debezium plugins and the Avro converter once per pom version. The
+ * stamp is the hash of the pom and the manifest it packs, so a second `up` neither downloads nor even starts Maven; editing a pinned version
  * re-resolves into a clean folder.
  */
 export async function ensureJars(log: (line: string) => void): Promise<"cached" | "resolved"> {
   const hash = createHash("sha256")
     .update(await readFile(pom))
+    .update(await readFile(converterManifest))
     .digest("hex");
   const current = await readFile(stamp, "utf8").catch(() => "");
   if (current.trim() === hash && existsSync(dirs.lib) && existsSync(dirs.plugins)) return "cached";

@@ -13,6 +13,7 @@ export const dirs = {
   logs: path.join(stackDir, "logs"),
   run: path.join(stackDir, "run"),
   kafkaData: path.join(stackDir, "kafka-data"),
+  registry: path.join(stackDir, "registry"),
 };
 
 function port(name: string, fallback: number): number {
@@ -27,15 +28,18 @@ export const ports = {
   connect: port("SHADOWDB_STACK_CONNECT_PORT", 18083),
   postgres: port("SHADOWDB_STACK_PG_PORT", 5432),
   mariadb: port("SHADOWDB_STACK_MY_PORT", 3306),
+  registry: port("SHADOWDB_STACK_REGISTRY_PORT", 18081),
 };
 
 export const topicPrefixes = { postgres: "pgprod", mariadb: "myprod" } as const;
+/** The second pair of connectors, writing Avro through the schema registry (connectors/*-avro.json). */
+export const avroTopicPrefixes = { postgres: "pgavro", mariadb: "myavro" } as const;
 
 /** The database account Debezium connects with, created by `up` with the grants Debezium documents. */
 export const debeziumUser = { name: "debezium", password: process.env.SHADOWDB_STACK_DBZ_PASSWORD ?? "dbz" };
 
-/** The exported interface: scripts outside the code rely on exactly these names. */
-export type StackEnv = Record<
+/** The services every stack offers (the test containers too): the JSON topics and their databases. */
+export type StackServices = Record<
   | "SHADOWDB_KAFKA_BROKERS"
   | "SHADOWDB_CONNECT_URL"
   | "SHADOWDB_PG_PROD_URL"
@@ -47,6 +51,21 @@ export type StackEnv = Record<
   string
 >;
 
+/**
+ * The exported interface: scripts outside the code rely on exactly these names.
+ * SHADOWDB_SCHEMA_REGISTRY_URL is the Confluent-compatible base (`{url}/schemas/ids/{id}`), what
+ * a Confluent Schema Registry, Karapace or Redpanda URL would be; the Apicurio v2 API of the same
+ * server is at `/apis/registry/v2` on its origin.
+ */
+export type StackEnv = StackServices &
+  Record<
+    "SHADOWDB_SCHEMA_REGISTRY_URL" | "SHADOWDB_PG_AVRO_TOPIC_PREFIX" | "SHADOWDB_MY_AVRO_TOPIC_PREFIX",
+    string
+  >;
+
+/** The registry's origin; the Apicurio converter is given `${registryOrigin}/apis/registry/v2`. */
+export const registryOrigin = () => `http://127.0.0.1:${ports.registry}`;
+
 export function stackEnv(): StackEnv {
   return {
     SHADOWDB_KAFKA_BROKERS: `127.0.0.1:${ports.broker}`,
@@ -57,5 +76,8 @@ export function stackEnv(): StackEnv {
     SHADOWDB_MY_SHADOW_URL: `mysql://root@127.0.0.1:${ports.mariadb}/shadow`,
     SHADOWDB_PG_TOPIC_PREFIX: topicPrefixes.postgres,
     SHADOWDB_MY_TOPIC_PREFIX: topicPrefixes.mariadb,
+    SHADOWDB_SCHEMA_REGISTRY_URL: `${registryOrigin()}/apis/ccompat/v7`,
+    SHADOWDB_PG_AVRO_TOPIC_PREFIX: avroTopicPrefixes.postgres,
+    SHADOWDB_MY_AVRO_TOPIC_PREFIX: avroTopicPrefixes.mariadb,
   };
 }

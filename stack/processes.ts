@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { dirs, stackDir } from "./layout.ts";
 
-export type Component = "kafka" | "connect";
+export type Component = "kafka" | "connect" | "registry";
 
 const pidFile = (name: Component) => path.join(dirs.run, `${name}.pid`);
 export const logFile = (name: Component) => path.join(dirs.logs, `${name}.log`);
@@ -63,6 +63,27 @@ export async function startJava(
       ...opts.args,
     ],
     { detached: true, stdio: ["ignore", log, log], cwd: stackDir },
+  );
+  closeSync(log);
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  await writeFile(pidFile(name), `${child.pid}\n`);
+  return child.pid;
+}
+
+/** A Node.js component (the schema registry), run by tsx like the rest of stack/, marked like a JVM. */
+export async function startNode(name: Component, script: string, args: string[]): Promise<number> {
+  await mkdir(dirs.logs, { recursive: true });
+  await mkdir(dirs.run, { recursive: true });
+  const log = openSync(logFile(name), "a");
+  const child = spawn(
+    process.execPath,
+    ["--import", import.meta.resolve("tsx"), script, ...args, marker(name)],
+    {
+      detached: true,
+      stdio: ["ignore", log, log],
+      cwd: stackDir,
+    },
   );
   closeSync(log);
   child.unref();

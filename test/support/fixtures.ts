@@ -9,6 +9,13 @@ export { toRecord };
 
 export const recordedDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/recorded");
 
+/**
+ * The fixtures of Connect's JSON converter, text as on the topic. The Avro ones
+ * (`<engine>/avro-confluent/`, `<engine>/avro-apicurio/`, by record-avro.ts) hold base64 bytes
+ * and the registry's schemas instead, for the Avro decoder.
+ */
+export const isJsonFixture = (file: string) => file.endsWith(".json") && !/(^|[\\/])avro-/.test(file);
+
 /** One recorded message: the format is the demo's too, so one reader serves both. */
 export type FixtureMessage = RecordedMessage;
 

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the connector files use ${NAME} placeholders, tested here verbatim
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { loadConnectors, substitute } from "../../stack/connect.ts";
+import { loadConnectors, stackAvroConnectorFiles, substitute } from "../../stack/connect.ts";
 import { StackError } from "../../stack/wait.ts";
 
 test("substitute fills every ${NAME} and refuses unknown names", () => {
@@ -31,4 +31,36 @@ test("the shipped connectors ask for the settings shadowdb relies on", async () 
   }
   const postgres = specs.find((s) => s.config["connector.class"]?.includes("postgresql"))!;
   assert.equal(postgres.config["plugin.name"], "pgoutput");
+});
+
+test("the Avro connectors capture the same sources without clashing with the JSON ones", async () => {
+  const vars = new Proxy({} as Record<string, string>, { get: (_, name) => `v_${String(name)}` });
+  const json = await loadConnectors(vars);
+  const avro = await loadConnectors(vars, stackAvroConnectorFiles);
+  const unique = [
+    "name",
+    "topic.prefix",
+    "slot.name",
+    "publication.name",
+    "database.server.id",
+    "schema.history.internal.kafka.topic",
+  ];
+  for (const spec of avro) {
+    const twin = json.find((j) => j.config["connector.class"] === spec.config["connector.class"])!;
+    assert.notEqual(spec.name, twin.name);
+    for (const setting of unique) {
+      if (twin.config[setting] !== undefined)
+        assert.notEqual(spec.config[setting], twin.config[setting], setting);
+    }
+    for (const side of ["key", "value"]) {
+      assert.equal(spec.config[`${side}.converter`], "io.apicurio.registry.utils.converter.AvroConverter");
+      assert.equal(
+        spec.config[`${side}.converter.apicurio.registry.url`],
+        "v_SHADOWDB_APICURIO_REGISTRY_URL",
+      );
+    }
+  }
+  const framing = (c: Record<string, string>) =>
+    c["value.converter.apicurio.registry.as-confluent"] === "true" ? "confluent" : "apicurio-headers";
+  assert.deepEqual(avro.map((s) => framing(s.config)).sort(), ["apicurio-headers", "confluent"]);
 });

@@ -8,12 +8,10 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { type ChangeEvent, RecordDecoder, type Row, UNCHANGED } from "../../src/decode/index.ts";
-import { type Fixture, readFixture, recordedDir, toRecord } from "../support/fixtures.ts";
+import { type Fixture, isJsonFixture, readFixture, recordedDir, toRecord } from "../support/fixtures.ts";
 import { compareCell, type Engine, toMillis } from "../support/source-text.ts";
 
-const files = readdirSync(recordedDir, { recursive: true, encoding: "utf8" })
-  .filter((f) => f.endsWith(".json"))
-  .sort();
+const files = readdirSync(recordedDir, { recursive: true, encoding: "utf8" }).filter(isJsonFixture).sort();
 
 function decodeAll(fixture: Fixture): ChangeEvent[] {
   const decoder = new RecordDecoder({

@@ -8,15 +8,13 @@ import { readdirSync } from "node:fs";
 import { test } from "node:test";
 import { frame, frameBytes, RecentSchemaTexts } from "../../src/decode/frame.ts";
 import { isShadowdbError } from "../../src/errors.ts";
-import { readFixture, recordedDir, toRecord } from "../support/fixtures.ts";
+import { isJsonFixture, readFixture, recordedDir, toRecord } from "../support/fixtures.ts";
 
 const same = (bytes: Buffer, schemas = new RecentSchemaTexts()) =>
   assert.deepEqual(frameBytes(bytes, "value", schemas), frame(bytes.toString("utf8"), "value"));
 
 test("every recorded message frames as frame() frames its text", () => {
-  const files = readdirSync(recordedDir, { recursive: true, encoding: "utf8" }).filter((f) =>
-    f.endsWith(".json"),
-  );
+  const files = readdirSync(recordedDir, { recursive: true, encoding: "utf8" }).filter(isJsonFixture);
   let framed = 0;
   for (const file of files) {
     const schemas = new RecentSchemaTexts();
