@@ -34,7 +34,11 @@ async function timed<T>(label: string, step: () => Promise<T>): Promise<T> {
   return result;
 }
 
-async function up(): Promise<void> {
+/**
+ * Brings the stack up. The Avro connectors (`avro`) are opt-in until a test reads their topics:
+ * each would process every production write a second time on this 2-core machine.
+ */
+async function up(avro: boolean): Promise<void> {
   const start = performance.now();
   await timed("jars", () => ensureJars(log));
   await writeKafkaConfig();
@@ -54,13 +58,13 @@ async function up(): Promise<void> {
   });
   const connectors = [
     ...(await loadConnectors(vars)),
-    ...(await loadConnectors(vars, stackAvroConnectorFiles)),
+    ...(avro ? await loadConnectors(vars, stackAvroConnectorFiles) : []),
   ];
   await timed("connect", () => startConnect(connectors.map((c) => c.config["connector.class"] ?? "")));
   for (const spec of connectors) {
     await timed(`connector ${spec.name}`, () => registerConnector(spec).then(() => "RUNNING"));
   }
-  for (const prefix of [...Object.values(topicPrefixes), ...Object.values(avroTopicPrefixes)]) {
+  for (const prefix of [...Object.values(topicPrefixes), ...(avro ? Object.values(avroTopicPrefixes) : [])]) {
     await timed(`heartbeat ${prefix}`, () => waitForHeartbeat(prefix).then(() => "seen"));
   }
   log(`up in ${((performance.now() - start) / 1000).toFixed(1)}s`);
@@ -101,19 +105,22 @@ function printEnv(): void {
   for (const [name, value] of Object.entries(stackEnv())) console.log(`export ${name}='${value}'`);
 }
 
-const usage = "usage: npm run stack -- up | for-tests | down [--purge] | status | env";
+const usage = "usage: npm run stack -- up [--avro] | for-tests [--avro] | down [--purge] | status | env";
+
+/** `--avro` or SHADOWDB_STACK_AVRO=1: also register the Avro connectors (connectors/*-avro.json). */
+const withAvro = (args: string[]) => args.includes("--avro") || process.env.SHADOWDB_STACK_AVRO === "1";
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "up":
-      await up();
+      await up(withAvro(rest));
       return 0;
     // `npm test`'s pretest: the tests' services are the local stack unless all SHADOWDB_* say otherwise.
     case "for-tests":
       if (serviceVariables.every((name) => process.env[name]))
         log("SHADOWDB_* set: not starting the local stack");
-      else await up();
+      else await up(withAvro(rest));
       return 0;
     case "down":
       await down(rest.includes("--purge"));
