@@ -5,63 +5,22 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { stringify } from "yaml";
-import type { ApplyContext } from "../../src/apply/context.ts";
 import { reportApplied } from "../../src/apply/observe.ts";
-import { Positions } from "../../src/apply/positions.ts";
 import { Serial } from "../../src/apply/serial.ts";
 import { StreamDriver } from "../../src/apply/stream-driver.ts";
 import { type KnownShapes, resolveShapes } from "../../src/apply/streamed-transaction.ts";
-import { prepareItems } from "../../src/batch/items.ts";
 import { SourceTransactions } from "../../src/batch/source-transactions.ts";
-import { parseConfig, resolveTable } from "../../src/config/index.ts";
-import { RecordDecoder } from "../../src/decode/index.ts";
 import { Health } from "../../src/health/health.ts";
 import { createLogger } from "../../src/log.ts";
-import { Mapper } from "../../src/map/mapper.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
 import type { KafkaSource } from "../../src/source/consumer.ts";
-import { TargetTables } from "../../src/target/tables.ts";
-import { dbError, FakeTarget, fakeClassify } from "../support/fake-target.ts";
-import { readFixture, tableRecords } from "../support/fixtures.ts";
-
-const groupId = "shadowdb-test";
+import { dbError } from "../support/fake-target.ts";
+import { streamSetup } from "../support/stream-setup.ts";
 
 function setup() {
-  const fx = readFixture("postgres/default/update.json");
-  const records = tableRecords(fx);
-  const topic = records[0]!.topic;
-  const table = { schema: "public", name: fx.table.split(".")[1]! };
-  const config = parseConfig(
-    stringify({
-      kafka: { brokers: "a:1", groupId },
-      target: { dialect: "postgres", url: "postgres://h/shadow" },
-      tables: [{ topic, table: `public.${table.name}` }],
-      http: { port: 0 },
-    }),
-    "t.yaml",
-    {},
-  );
-  const mapping = resolveTable(config, topic)!;
-  const target = new FakeTarget();
-  target.defineTable(table, fx.columns ?? {}, fx.key ?? []);
-  const positions = new Positions();
-  const ctx: ApplyContext = {
-    target,
-    classify: fakeClassify,
-    tables: new TargetTables(target, createLogger("silent")),
-    groupId,
-    mappingFor: (t) => (t === topic ? mapping : undefined),
-    onError: "dlq",
-    overlay: false,
-    positions,
-    onDeadLetters: () => undefined,
-  };
+  const { table, target, ctx, items, positions } = streamSetup();
   // Without their source transactions' marks: the stream may commit as soon as it has written them.
-  const items = prepareItems(records, new RecordDecoder(), new Mapper(mapping)).map(
-    ({ transaction: _, ...item }) => item,
-  );
-  return { table, target, ctx, items, positions };
+  return { table, target, ctx, items: items.map(({ transaction: _, ...item }) => item), positions };
 }
 
 // Our own source interface: the driver only pauses, seeks and resumes partitions.
