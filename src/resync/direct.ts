@@ -1,36 +1,10 @@
-/**
- * `shadowdb resync --direct`: for teams that allow no change to production's connector, the
- * table is copied from production by shadowdb itself, page by page in key order, while apply
- * keeps running. Each page is one target transaction that first locks the table topic's position
- * rows (apply locks them before every batch, so it waits), THEN reads the page from production,
- * and upserts it through the overlay-aware write (an owned key's row goes to the production copy).
- * The sweep (sweep.ts) then deletes what production no longer has.
- *
- * Why no change is lost or applied out of order: a page is read while apply cannot commit, so it
- * holds every production change apply has already applied (and perhaps newer ones). A change
- * committed after the read reaches the shadow through apply, after the page's commit, and wins.
- * A change committed before the read that apply has not reached yet is applied again afterwards:
- * the row passes through an older value and ends at the newer one, as it would in the stream.
- * Each page is consistent in itself; the table as a whole is not one instant, and need not be,
- * because the stream carries every row from its page's read onwards. Production must be read at
- * its primary (or a replica no further behind than the connector).
- */
-import type { TableMapping } from "../config/tables.ts";
 import { ShadowdbError } from "../errors.ts";
-import type { KeyReader, OverlayNames, QualifiedName, TableShape, Transactions } from "../target/dialect.ts";
+import type { TableShape } from "../target/dialect.ts";
 import { describeSource } from "./source.ts";
+import type { SweepOptions } from "./sweep.ts";
 
-export interface DirectOptions {
-  target: Transactions;
-  table: TableShape;
-  overlay?: OverlayNames;
-  production: KeyReader;
-  source: QualifiedName;
-  mapping: TableMapping;
-  groupId: string;
-  positions: { topic: string; partition: number }[];
-  pageSize?: number;
-}
+/** As the sweep is given, but production is read straight: no shadow keys to compare. */
+export type DirectOptions = Omit<SweepOptions, "shadow">;
 
 export interface DirectResult {
   /** Production rows written to the shadow table. */
