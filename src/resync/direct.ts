@@ -1,3 +1,20 @@
+/**
+ * `shadowdb resync --direct`: for teams that allow no change to production's connector, the
+ * table is copied from production by shadowdb itself, page by page in key order, while apply
+ * keeps running. Each page is one target transaction that first locks the table topic's position
+ * rows (apply locks them before every batch, so it waits), THEN reads the page from production,
+ * and upserts it through the overlay-aware write (an owned key's row goes to the production copy).
+ * The sweep (sweep.ts) then deletes what production no longer has.
+ *
+ * Why no change is lost or applied out of order: a page is read while apply cannot commit, so it
+ * holds every production change apply has already applied (and perhaps newer ones). A change
+ * committed after the read reaches the shadow through apply, after the page's commit, and wins.
+ * A change committed before the read that apply has not reached yet is applied again afterwards:
+ * the row passes through an older value and ends at the newer one, as it would in the stream.
+ * Each page is consistent in itself; the table as a whole is not one instant, and need not be,
+ * because the stream carries every row from its page's read onwards. Production must be read at
+ * its primary (or a replica no further behind than the connector).
+ */
 import { ShadowdbError } from "../errors.ts";
 import type { TableShape } from "../target/dialect.ts";
 import { describeSource } from "./source.ts";
